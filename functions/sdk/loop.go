@@ -1,0 +1,57 @@
+package sdk
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/lumos-edge/lumos/invoker/frame"
+)
+
+// Buffer sizes of the loop: stdin is read through a reused reader; each
+// response frame is built in a reused buffer and written in one Write.
+const (
+	loopReadBuffer = 64 << 10
+	// keepResponseBuffer: a response buffer grown past this is dropped after
+	// use, so one large response does not pin its memory for the instance's life.
+	keepResponseBuffer = 1 << 20
+)
+
+// serveLoop serves request frames until stdin ends.
+func serveLoop(h Handler, stdin io.Reader, stdout, stderr io.Writer) int {
+	br := bufio.NewReaderSize(stdin, loopReadBuffer)
+	lim := frame.DefaultLimits()
+	var buf []byte
+	for {
+		req, err := frame.ReadRequest(br, lim)
+		if errors.Is(err, io.EOF) {
+			return ExitOK
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "lumos sdk: read request: %v\n", err)
+			if errors.Is(err, frame.ErrMalformed) || errors.Is(err, frame.ErrTooLarge) || errors.Is(err, frame.ErrVersion) {
+				return ExitProtocol
+			}
+			return ExitIO
+		}
+		resp := call(h, req, stderr)
+		buf, err = frame.AppendResponse(buf[:0], resp)
+		if err != nil {
+			// The handler's response cannot be framed (a header with CR or
+			// LF, a status past 999): say so instead of breaking the stream.
+			fmt.Fprintf(stderr, "lumos sdk: bad response: %v\n", err)
+			if buf, err = frame.AppendResponse(buf[:0], Text(500, "invalid response: "+err.Error()+"\n")); err != nil {
+				fmt.Fprintf(stderr, "lumos sdk: encode error response: %v\n", err)
+				return ExitIO
+			}
+		}
+		if _, err := stdout.Write(buf); err != nil {
+			fmt.Fprintf(stderr, "lumos sdk: write response: %v\n", err)
+			return ExitIO
+		}
+		if cap(buf) > keepResponseBuffer {
+			buf = nil
+		}
+	}
+}
