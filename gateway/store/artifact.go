@@ -74,7 +74,13 @@ func (s *Store) PutArtifactFrom(r io.Reader, maxBytes int64) (digest string, siz
 	final := filepath.Join(s.blobDir, hexName)
 
 	// Already stored and intact: keep the existing file (and its Created).
+	// The directory is synced all the same: a concurrent put may have
+	// renamed that file without having synced the directory yet, and our
+	// caller may record the digest as soon as we return.
 	if ok, _ := s.verifyFile(final, hexName); ok {
+		if err := syncDir(s.blobDir); err != nil {
+			return "", 0, fmt.Errorf("store: put artifact %s: %w", digest, err)
+		}
 		return digest, size, nil
 	}
 
