@@ -1,0 +1,342 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/lumos-edge/lumos/gateway/store"
+	"github.com/lumos-edge/lumos/invoker"
+	"github.com/lumos-edge/lumos/pool"
+)
+
+// version is one deployed version of a function: its prepared Function and
+// its pool. A redeploy installs a new version and retires the old one, which
+// closes once its last in-flight invocation has finished.
+type version struct {
+	name      string
+	dep       FunctionDeployment
+	set       settings
+	createdAt time.Time
+	fn        invoker.Function
+	pool      *pool.Pool[invoker.Instance]
+	// calls counts invocations of the function, carried across versions.
+	calls *atomic.Uint64
+	// state holds the in-flight count, plus retiredBit once retired.
+	state atomic.Int64
+	// replicas is the last scale request (nil if none); guarded by Gateway.mu.
+	replicas *int
+	// fnHandedOver: a successor version shares fn, so closing v closes only
+	// its pool. Set before v is retired.
+	fnHandedOver bool
+}
+
+const retiredBit = int64(1) << 62
+
+// versionCloseTimeout bounds closing a retired version's pool and function.
+const versionCloseTimeout = 30 * time.Second
+
+// enter counts an invocation in; false if v is retired (look it up again).
+func (v *version) enter() bool {
+	for {
+		s := v.state.Load()
+		if s&retiredBit != 0 {
+			return false
+		}
+		if v.state.CompareAndSwap(s, s+1) {
+			return true
+		}
+	}
+}
+
+// leave counts an invocation out, closing v if it was the last one of a
+// retired version.
+func (g *Gateway) leave(v *version) {
+	if v.state.Add(-1) == retiredBit {
+		go g.closeVersion(v)
+	}
+}
+
+// retire marks v retired; it closes now if idle, else at its last leave.
+// The caller has removed v from the table.
+func (g *Gateway) retire(v *version) {
+	g.retiring.Add(1)
+	if v.state.Or(retiredBit) == 0 {
+		go g.closeVersion(v)
+	}
+}
+
+func (g *Gateway) closeVersion(v *version) {
+	defer g.retiring.Done()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.base), versionCloseTimeout)
+	defer cancel()
+	if err := v.pool.Close(ctx); err != nil {
+		g.log.Warn("close pool", logKeyFunction, v.name, logKeyErr, err)
+	}
+	if v.fnHandedOver {
+		return
+	}
+	if err := v.fn.Close(ctx); err != nil {
+		g.log.Warn("close function", logKeyFunction, v.name, logKeyErr, err)
+	}
+}
+
+// lookup returns the current version of name, or nil. The []byte to
+// string conversion in the index does not allocate.
+func (g *Gateway) lookup(name []byte) *version {
+	return (*g.table.Load())[string(name)]
+}
+
+// current is lookup for a string name.
+func (g *Gateway) current(name string) *version {
+	return (*g.table.Load())[name]
+}
+
+// setFunction installs v under name (v nil deletes), copying the table.
+// The caller holds g.mu.
+func (g *Gateway) setFunction(name string, v *version) {
+	old := *g.table.Load()
+	m := make(map[string]*version, len(old)+1)
+	for k, x := range old {
+		m[k] = x
+	}
+	if v == nil {
+		delete(m, name)
+	} else {
+		m[name] = v
+	}
+	g.table.Store(&m)
+}
+
+// deployMode says what a deploy may find in the table.
+type deployMode int
+
+const (
+	modeCreate  deployMode = iota // POST: 409 if present
+	modeUpdate                    // PUT: 404 if absent
+	modeUpsert                    // Deploy(replace=true)
+	modeRestore                   // New: create from the store without persisting
+)
+
+func (g *Gateway) checkMode(name string, mode deployMode) error {
+	if g.closed.Load() {
+		return ErrClosed
+	}
+	exists := g.current(name) != nil
+	switch {
+	case exists && (mode == modeCreate || mode == modeRestore):
+		return fmt.Errorf("%w: function %q already exists", ErrConflict, name)
+	case !exists && mode == modeUpdate:
+		return fmt.Errorf("%w: function %q", ErrNotFound, name)
+	}
+	return nil
+}
+
+// Deploy validates d, loads it through its runtime, persists it and makes it
+// serve. With replace false an existing function is a conflict (ErrConflict);
+// with replace true it is swapped atomically: new invocations go to the new
+// version, and the old one closes after its in-flight invocations finish.
+func (g *Gateway) Deploy(ctx context.Context, d FunctionDeployment, replace bool) error {
+	mode := modeCreate
+	if replace {
+		mode = modeUpsert
+	}
+	_, err := g.deploy(ctx, d, mode, nil)
+	return err
+}
+
+// deploy does Deploy's work. rec, when restoring, is the stored record.
+func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployMode, rec *storedFunction) (*version, error) {
+	if err := validName(d.Service); err != nil {
+		return nil, err
+	}
+	if err := g.checkMode(d.Service, mode); err != nil {
+		return nil, err
+	}
+	set, err := parseSettings(d, defaults{runtime: g.cfg.DefaultRuntime, timeout: g.cfg.DefaultTimeout, pool: g.cfg.DefaultPool})
+	if err != nil {
+		return nil, err
+	}
+	rt, ok := g.cfg.Runtimes[set.runtime]
+	if !ok {
+		return nil, fieldError("annotations", AnnotationRuntime, set.runtime, "unknown runtime")
+	}
+	if !g.cfg.Store.HasArtifact(d.Image) {
+		return nil, fmt.Errorf("%w: image: no artifact %s was uploaded (POST /system/artifacts)", ErrBadRequest, d.Image)
+	}
+	created := time.Now().UTC()
+	var replicas *int
+	if rec != nil {
+		created, replicas = rec.CreatedAt, rec.Replicas
+		if replicas != nil {
+			set.pool.MinWarm = min(*replicas, set.pool.MaxInstances)
+		}
+	}
+	st, digest := g.cfg.Store, d.Image
+	fn, err := rt.Load(ctx, invoker.Spec{
+		Name:        d.Service,
+		ABI:         set.abi,
+		Digest:      digest,
+		Artifact:    func(context.Context) ([]byte, error) { return st.Artifact(digest) },
+		Env:         d.EnvVars,
+		MemoryLimit: set.memoryLimit,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load function %q with runtime %s: %w", d.Service, set.runtime, err)
+	}
+	p, err := g.newPool(d.Service, fn, set.pool)
+	if err != nil {
+		g.closeQuietly(fn, nil)
+		return nil, fmt.Errorf("%w: pool for %q: %v", ErrBadRequest, d.Service, err)
+	}
+	v := &version{name: d.Service, dep: d, set: set, createdAt: created, fn: fn, pool: p, calls: new(atomic.Uint64), replicas: replicas}
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.checkMode(d.Service, mode); err != nil {
+		g.closeQuietly(fn, p)
+		return nil, err
+	}
+	old := g.current(d.Service)
+	if old != nil {
+		v.calls, v.createdAt = old.calls, old.createdAt
+	}
+	if mode != modeRestore {
+		if err := g.persist(v); err != nil {
+			g.closeQuietly(fn, p)
+			return nil, err
+		}
+	}
+	g.setFunction(d.Service, v)
+	if old != nil {
+		g.retire(old)
+	}
+	return v, nil
+}
+
+// newPool builds the instance pool of fn.
+func (g *Gateway) newPool(name string, fn invoker.Function, cfg pool.Config) (*pool.Pool[invoker.Instance], error) {
+	factory := func(ctx context.Context, tl *invoker.Timeline) (invoker.Instance, error) {
+		return fn.NewInstance(ctx, tl)
+	}
+	return pool.New(cfg, factory, g.log.With(logKeyFunction, name))
+}
+
+// closeQuietly releases a version that never served.
+func (g *Gateway) closeQuietly(fn invoker.Function, p *pool.Pool[invoker.Instance]) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.base), versionCloseTimeout)
+	defer cancel()
+	if p != nil {
+		if err := p.Close(ctx); err != nil {
+			g.log.Warn("close unused pool", logKeyErr, err)
+		}
+	}
+	if err := fn.Close(ctx); err != nil {
+		g.log.Warn("close unused function", logKeyErr, err)
+	}
+}
+
+// persist writes v's record to the store. The caller holds g.mu.
+func (g *Gateway) persist(v *version) error {
+	rec, err := json.Marshal(storedFunction{Deployment: v.dep, CreatedAt: v.createdAt, Replicas: v.replicas})
+	if err != nil {
+		return fmt.Errorf("encode record of %q: %w", v.name, err)
+	}
+	if err := g.cfg.Store.PutFunction(v.name, rec); err != nil {
+		return fmt.Errorf("store function %q: %w", v.name, err)
+	}
+	return nil
+}
+
+// remove undeploys name and deletes its record.
+func (g *Gateway) remove(name string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v := g.current(name)
+	if v == nil {
+		return fmt.Errorf("%w: function %q", ErrNotFound, name)
+	}
+	if err := g.cfg.Store.DeleteFunction(name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete function %q: %w", name, err)
+	}
+	g.setFunction(name, nil)
+	g.retire(v)
+	return nil
+}
+
+// scale sets name's warm minimum to replicas (clamped to its maximum).
+// Scaling to 0 drops the idle instances now: the pool only reaps idle
+// instances after IdleTimeout, so the function moves to a fresh, empty pool
+// and the old one closes once its in-flight invocations are done.
+func (g *Gateway) scale(name string, replicas int) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v := g.current(name)
+	if v == nil {
+		return fmt.Errorf("%w: function %q", ErrNotFound, name)
+	}
+	cfg := v.pool.Config()
+	cfg.MinWarm = min(replicas, cfg.MaxInstances)
+	r := replicas
+	if replicas > 0 {
+		if err := v.pool.SetConfig(cfg); err != nil {
+			return fmt.Errorf("%w: scale %q: %v", ErrBadRequest, name, err)
+		}
+		v.replicas = &r
+		return g.persist(v)
+	}
+	p, err := g.newPool(name, v.fn, cfg)
+	if err != nil {
+		return fmt.Errorf("%w: scale %q: %v", ErrBadRequest, name, err)
+	}
+	nv := &version{name: name, dep: v.dep, set: v.set, createdAt: v.createdAt, fn: v.fn, pool: p, calls: v.calls, replicas: &r}
+	if err := g.persist(nv); err != nil {
+		if cerr := p.Close(context.WithoutCancel(g.base)); cerr != nil {
+			g.log.Warn("close unused pool", logKeyErr, cerr)
+		}
+		return err
+	}
+	v.fnHandedOver = true
+	g.setFunction(name, nv)
+	g.retire(v)
+	return nil
+}
+
+// restore deploys every function recorded in the store, skipping (and
+// logging) those that no longer load.
+func (g *Gateway) restore(ctx context.Context) {
+	recs, err := g.cfg.Store.Functions()
+	if err != nil {
+		g.log.Error("list stored functions", logKeyErr, err)
+		return
+	}
+	for name, raw := range recs {
+		var rec storedFunction
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			g.log.Error("skip stored function: bad record", logKeyFunction, name, logKeyErr, err)
+			continue
+		}
+		if rec.Deployment.Service != name {
+			g.log.Error("skip stored function: name mismatch", logKeyFunction, name, "service", rec.Deployment.Service)
+			continue
+		}
+		if _, err := g.deploy(ctx, rec.Deployment, modeRestore, &rec); err != nil {
+			g.log.Error("skip stored function: does not deploy", logKeyFunction, name, logKeyErr, err)
+		}
+	}
+}
+
+// PutArtifact stores an artifact and returns its digest ("sha256:<hex>").
+func (g *Gateway) PutArtifact(data []byte) (string, error) {
+	if int64(len(data)) > g.cfg.MaxArtifactBytes {
+		return "", fmt.Errorf("%w: artifact of %d bytes exceeds %d", ErrTooLarge, len(data), g.cfg.MaxArtifactBytes)
+	}
+	digest, err := g.cfg.Store.PutArtifact(data)
+	if err != nil {
+		return "", fmt.Errorf("store artifact: %w", err)
+	}
+	return digest, nil
+}

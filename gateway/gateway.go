@@ -1,0 +1,229 @@
+// Package gateway is Lumos's HTTP front: an OpenFaaS-compatible admin API
+// (/system/*) that deploys functions from uploaded artifacts, and the
+// invocation path (/function/{name}) that serves each call from the
+// function's warm pool of instances. It maps every error to one HTTP status
+// in one place (errorStatus) and answers every error with the same JSON shape.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/lumos-edge/lumos/gateway/store"
+	"github.com/lumos-edge/lumos/invoker"
+	"github.com/lumos-edge/lumos/pool"
+)
+
+// Runtime turns a Spec into a Function (invoker/wasm, invoker/container).
+// Load validates the artifact: its errors wrap invoker.ErrInvalidArtifact
+// (the deployment is refused with 400) or invoker.ErrUnavailable (503).
+type Runtime interface {
+	Load(ctx context.Context, spec invoker.Spec) (invoker.Function, error)
+}
+
+// Store is what the gateway needs from gateway/store: artifacts by digest
+// and one opaque record per function.
+type Store interface {
+	PutArtifact(data []byte) (digest string, err error)
+	Artifact(digest string) ([]byte, error)
+	HasArtifact(digest string) bool
+	Artifacts() ([]store.ArtifactInfo, error)
+	PutFunction(name string, record []byte) error
+	DeleteFunction(name string) error
+	Functions() (map[string][]byte, error)
+}
+
+// Recorder receives one record per invocation of a deployed function, after
+// the response is decided. Record runs on the request path: it must be cheap
+// and must not block. The gateway does not reuse inv after Record returns.
+type Recorder interface {
+	Record(inv *invoker.Invocation)
+}
+
+// Credentials guard the admin API (/system/*).
+type Credentials struct {
+	User     string
+	Password string
+}
+
+// Defaults for the zero values of Config.
+const (
+	DefaultMaxBodyBytes     = 16 << 20
+	DefaultMaxArtifactBytes = 128 << 20
+	DefaultTimeout          = 30 * time.Second
+	DefaultMaxTimeout       = 5 * time.Minute
+)
+
+// Config configures a Gateway. Zero sizes and durations take the Default*
+// values; Runtimes, DefaultRuntime, Store and Credentials.Password are required.
+type Config struct {
+	Runtimes         map[string]Runtime // by name: "wasm-interp", "wasm-aot", "container"
+	DefaultRuntime   string
+	Store            Store
+	Recorder         Recorder // nil records nothing, at no cost
+	Credentials      Credentials
+	MaxBodyBytes     int64 // invocation bodies; 413 beyond
+	MaxArtifactBytes int64 // artifact uploads; 413 beyond
+	DefaultTimeout   time.Duration
+	MaxTimeout       time.Duration
+	DefaultPool      pool.Config // zero value: pool.DefaultConfig()
+	Version          string
+	Logger           *slog.Logger // nil: slog.Default()
+}
+
+// Log keys.
+const (
+	logKeyErr      = "err"
+	logKeyFunction = "function"
+	logKeyPanic    = "panic"
+)
+
+// Gateway serves the admin API and function invocations.
+type Gateway struct {
+	cfg    Config
+	log    *slog.Logger
+	server *fasthttp.Server
+	// base is the parent of every invocation context; cancelled by Close.
+	base       context.Context
+	cancelBase context.CancelFunc
+
+	// mu serializes changes to the function table. The table itself is
+	// copy-on-write, so the invocation path reads it without a lock.
+	mu     sync.Mutex
+	table  atomic.Pointer[map[string]*version]
+	closed atomic.Bool
+	// retiring tracks versions being closed in the background.
+	retiring sync.WaitGroup
+
+	idPrefix string
+	idSeq    atomic.Uint64
+}
+
+// New builds a Gateway and restores every deployment found in the store. A
+// stored deployment that no longer loads is logged and skipped.
+func New(ctx context.Context, cfg Config) (*Gateway, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, fmt.Errorf("gateway: call id prefix: %w", err)
+	}
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g := &Gateway{cfg: cfg, log: cfg.Logger, base: base, cancelBase: cancel, idPrefix: hex.EncodeToString(rnd[:]) + "-"}
+	g.table.Store(&map[string]*version{})
+	g.server = &fasthttp.Server{
+		Handler:            g.handle,
+		ErrorHandler:       g.serverError,
+		Name:               "lumos",
+		ReadTimeout:        time.Minute,
+		WriteTimeout:       time.Minute,
+		IdleTimeout:        2 * time.Minute,
+		MaxRequestBodySize: int(max(cfg.MaxBodyBytes, cfg.MaxArtifactBytes)),
+		Logger:             fasthttpLogger{g.log},
+	}
+	g.restore(ctx)
+	return g, nil
+}
+
+func (c *Config) fill() error {
+	if len(c.Runtimes) == 0 {
+		return errors.New("gateway: no runtime configured")
+	}
+	if _, ok := c.Runtimes[c.DefaultRuntime]; !ok {
+		return fmt.Errorf("gateway: default runtime %q is not configured", c.DefaultRuntime)
+	}
+	if c.Store == nil {
+		return errors.New("gateway: no store configured")
+	}
+	if c.Credentials.User == "" || c.Credentials.Password == "" {
+		return errors.New("gateway: admin credentials are required")
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxArtifactBytes <= 0 {
+		c.MaxArtifactBytes = DefaultMaxArtifactBytes
+	}
+	if c.MaxTimeout <= 0 {
+		c.MaxTimeout = DefaultMaxTimeout
+	}
+	if c.DefaultTimeout <= 0 {
+		c.DefaultTimeout = min(DefaultTimeout, c.MaxTimeout)
+	}
+	if c.DefaultPool == (pool.Config{}) {
+		c.DefaultPool = pool.DefaultConfig()
+	}
+	if err := c.DefaultPool.Validate(); err != nil {
+		return fmt.Errorf("gateway: default pool config: %w", err)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Handler returns the gateway's request handler, for a caller's own server.
+func (g *Gateway) Handler() fasthttp.RequestHandler { return g.handle }
+
+// Serve serves HTTP on ln until Shutdown.
+func (g *Gateway) Serve(ln net.Listener) error { return g.server.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for open requests to finish
+// or ctx to end. It leaves the functions deployed: call Close afterwards.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	if err := g.server.ShutdownWithContext(ctx); err != nil {
+		return fmt.Errorf("gateway: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close undeploys every function from memory (the store keeps them), waits
+// for in-flight invocations, and closes the pools and functions, or gives up
+// when ctx ends. Invocations after Close fail with 503.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	if !g.closed.Swap(true) {
+		old := g.table.Swap(&map[string]*version{})
+		for _, v := range *old {
+			g.retire(v)
+		}
+	}
+	g.mu.Unlock()
+	done := make(chan struct{})
+	go func() { g.retiring.Wait(); close(done) }()
+	select {
+	case <-done:
+		g.cancelBase()
+		return nil
+	case <-ctx.Done():
+		g.cancelBase() // cut the invocations still running
+		return fmt.Errorf("gateway: close: %w", ctx.Err())
+	}
+}
+
+// serverError answers errors fasthttp meets before the handler runs
+// (malformed requests, bodies past MaxRequestBodySize) with the JSON shape.
+func (g *Gateway) serverError(ctx *fasthttp.RequestCtx, err error) {
+	if !errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		err = fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	writeError(ctx, err)
+}
+
+// fasthttpLogger routes fasthttp's own messages to slog.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Warn(fmt.Sprintf(format, args...), "source", "fasthttp")
+}

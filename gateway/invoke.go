@@ -1,0 +1,247 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/lumos-edge/lumos/invoker"
+)
+
+// Response headers the gateway adds to every invocation.
+const (
+	headerCallID   = "X-Call-Id"
+	headerDuration = "X-Duration-Seconds"
+	headerStart    = "X-Lumos-Start"
+	headerInstance = "X-Lumos-Instance"
+	// headerTimeout lets a client lower the function's timeout (Go duration or seconds).
+	headerTimeout = "X-Timeout"
+)
+
+// maxLookups bounds re-lookups of a function being redeployed.
+const maxLookups = 8
+
+// invocationPool recycles invocation records when no Recorder holds them.
+var invocationPool = sync.Pool{New: func() any { return new(invoker.Invocation) }}
+
+// invoke serves /function/{name}{sub}. It is the hot path: no logging, no
+// JSON on success, one copy of the request, a lock-free function lookup.
+func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
+	begin := time.Now()
+	var v *version
+	for range maxLookups {
+		if v = g.lookup(name); v == nil || v.enter() {
+			break
+		}
+		v = nil // retired between lookup and enter: the table has its successor
+	}
+	if v == nil {
+		err := fmt.Errorf("%w: function %q", ErrNotFound, name)
+		if g.closed.Load() {
+			err = ErrClosed
+		}
+		writeError(rc, err)
+		return
+	}
+	defer g.leave(v)
+	v.calls.Add(1)
+
+	inv := invocationPool.Get().(*invoker.Invocation)
+	*inv = invoker.Invocation{Function: v.name, Runtime: v.set.runtime, ABI: v.set.abi, Begin: begin}
+	var idBuf [32]byte
+	id := append(idBuf[:0], g.idPrefix...)
+	id = strconv.AppendUint(id, g.idSeq.Add(1), 16)
+
+	resp, err := g.serve(rc, v, sub, inv)
+	status := 0
+	if err != nil {
+		status = writeError(rc, err)
+		logInternal(g.log, status, err)
+	} else {
+		status = writeResponse(rc, resp)
+		inv.ResponseBytes = len(resp.Body)
+	}
+	h := &rc.Response.Header
+	h.SetBytesV(headerCallID, id)
+	if inv.Start != "" {
+		h.Set(headerStart, string(inv.Start))
+		h.Set(headerInstance, inv.Instance)
+	}
+	total := time.Since(begin)
+	var dBuf [24]byte
+	h.SetBytesV(headerDuration, strconv.AppendFloat(dBuf[:0], total.Seconds(), 'f', 6, 64))
+
+	if g.cfg.Recorder == nil {
+		invocationPool.Put(inv)
+		return
+	}
+	inv.ID = string(id)
+	inv.Total = total
+	inv.Status = status
+	inv.Err = err
+	g.cfg.Recorder.Record(inv) // inv is not reused: the recorder may keep it
+}
+
+// serve runs one invocation of v: admission, the per-invocation context,
+// lease, Invoke, release.
+func (g *Gateway) serve(rc *fasthttp.RequestCtx, v *version, sub []byte, inv *invoker.Invocation) (*invoker.Response, error) {
+	body := rc.PostBody()
+	inv.RequestBytes = len(body)
+	if int64(len(body)) > g.cfg.MaxBodyBytes {
+		return nil, fmt.Errorf("%w: request body of %d bytes exceeds %d", ErrTooLarge, len(body), g.cfg.MaxBodyBytes)
+	}
+	timeout := v.set.timeout
+	if raw := rc.Request.Header.Peek(headerTimeout); len(raw) > 0 {
+		d, err := parseClientTimeout(raw)
+		if err != nil {
+			return nil, err
+		}
+		timeout = min(timeout, d)
+	}
+	timeout = min(timeout, g.cfg.MaxTimeout)
+	req := copyRequest(rc, sub)
+
+	ctx, cancel := context.WithTimeout(g.base, timeout)
+	defer cancel()
+	resp, err := g.call(ctx, v, req, inv)
+	if err != nil && ctx.Err() == context.DeadlineExceeded && !errors.Is(err, invoker.ErrTimeout) {
+		err = fmt.Errorf("%w after %v: %w", invoker.ErrTimeout, timeout, err)
+	}
+	return resp, err
+}
+
+// call leases an instance, invokes it and releases it, turning a panic of
+// the instance into an error so the pool's accounting stays right.
+func (g *Gateway) call(ctx context.Context, v *version, req *invoker.Request, inv *invoker.Invocation) (resp *invoker.Response, err error) {
+	acquired := time.Now()
+	lease, err := v.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("function %q: %w", v.name, err)
+	}
+	inst := lease.Instance
+	inv.Start = lease.Start
+	inv.Instance = inst.ID()
+	if lease.QueueWait > 0 {
+		inv.Phases.AddDuration(invoker.PhaseQueueWait, acquired, lease.QueueWait)
+	}
+	if lease.Start == invoker.StartCold {
+		inv.Phases.Append(&lease.Created)
+	}
+	healthy := false
+	defer func() {
+		if r := recover(); r != nil {
+			resp, err = nil, fmt.Errorf("function %q: instance %s panicked: %v", v.name, inv.Instance, r)
+		}
+		inv.MemoryBytes = inst.MemoryBytes()
+		v.pool.Release(lease, healthy) // lease is the pool's again: not touched after
+	}()
+	resp, err = inst.Invoke(ctx, req, &inv.Phases)
+	switch {
+	case err != nil:
+	case resp == nil:
+		err = fmt.Errorf("function %q: %w: instance returned no response", v.name, invoker.ErrProtocol)
+	case resp.Status != 0 && (resp.Status < 100 || resp.Status > 599):
+		err = fmt.Errorf("function %q: %w: invalid HTTP status %d", v.name, invoker.ErrProtocol, resp.Status)
+		resp = nil
+	}
+	healthy = err == nil
+	return resp, err
+}
+
+// parseClientTimeout reads X-Timeout: a Go duration ("1.5s") or seconds ("2").
+func parseClientTimeout(raw []byte) (time.Duration, error) {
+	s := string(raw)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		secs, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || secs != secs || secs > 1e9 {
+			return 0, fmt.Errorf("%w: %s: %q is neither a Go duration nor seconds", ErrBadRequest, headerTimeout, s)
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%w: %s: %q must be positive", ErrBadRequest, headerTimeout, s)
+	}
+	return d, nil
+}
+
+// requestAlloc holds a Request and room for its usual headers: one
+// allocation instead of two.
+type requestAlloc struct {
+	req  invoker.Request
+	hdrs [12]invoker.Header
+}
+
+// copyRequest copies what the function sees out of rc, whose buffers are
+// reused after the handler returns (a timed-out runtime may still read the
+// request). Path, query, header names and values and the body share one
+// buffer; the strings alias it and it is never written again.
+func copyRequest(rc *fasthttp.RequestCtx, sub []byte) *invoker.Request {
+	query := rc.URI().QueryString()
+	body := rc.PostBody()
+	n, count := len(sub)+len(query)+len(body), 0
+	for k, v := range rc.Request.Header.All() {
+		n += len(k) + len(v)
+		count++
+	}
+	buf := make([]byte, 0, n)
+	a := &requestAlloc{}
+	r := &a.req
+	r.Header = a.hdrs[:0]
+	if count > len(a.hdrs) {
+		r.Header = make([]invoker.Header, 0, count)
+	}
+	str := func(b []byte) string {
+		if len(b) == 0 {
+			return ""
+		}
+		start := len(buf)
+		buf = append(buf, b...)
+		return unsafe.String(&buf[start], len(b))
+	}
+	r.Method = methodString(rc.Method())
+	r.Path = "/"
+	if len(sub) > 0 {
+		r.Path = str(sub)
+	}
+	r.Query = str(query)
+	for k, v := range rc.Request.Header.All() {
+		if len(r.Header) == count {
+			break // cannot happen: the header did not change between the passes
+		}
+		r.Header = append(r.Header, invoker.Header{Name: str(k), Value: str(v)})
+	}
+	if len(body) > 0 {
+		start := len(buf)
+		buf = append(buf, body...)
+		r.Body = buf[start:len(buf):len(buf)]
+	}
+	return r
+}
+
+// methodString returns the common methods without allocating.
+func methodString(m []byte) string {
+	switch string(m) {
+	case fasthttp.MethodGet:
+		return fasthttp.MethodGet
+	case fasthttp.MethodPost:
+		return fasthttp.MethodPost
+	case fasthttp.MethodPut:
+		return fasthttp.MethodPut
+	case fasthttp.MethodDelete:
+		return fasthttp.MethodDelete
+	case fasthttp.MethodHead:
+		return fasthttp.MethodHead
+	case fasthttp.MethodPatch:
+		return fasthttp.MethodPatch
+	case fasthttp.MethodOptions:
+		return fasthttp.MethodOptions
+	}
+	return string(m)
+}
