@@ -145,12 +145,13 @@ func (s *Store) Artifact(digest string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: artifact %s: %w", digest, err)
 	}
-	data := make([]byte, 0, fi.Size())
-	buf := bytes.NewBuffer(data)
+	// Room for the whole file plus the read that sees EOF, so that a file of
+	// the size Stat reported is read without growing the buffer.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
 	if _, err := buf.ReadFrom(f); err != nil {
 		return nil, fmt.Errorf("store: artifact %s: read: %w", digest, err)
 	}
-	data = buf.Bytes()
+	data := buf.Bytes()
 	sum := sha256.Sum256(data)
 	if hex.EncodeToString(sum[:]) != hexName {
 		s.quarantineFile(path, fi, digest)
