@@ -227,3 +227,6 @@ type fasthttpLogger struct{ l *slog.Logger }
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Warn(fmt.Sprintf(format, args...), "source", "fasthttp")
 }
+
+// The real store satisfies Store.
+var _ Store = (*store.Store)(nil)
