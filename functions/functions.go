@@ -1,0 +1,81 @@
+// Package functions ships Lumos's bundled functions inside the lumos
+// binary: the WebAssembly modules of the sample functions (hello, echo, fib,
+// json) that a fresh gateway deploys, and of the test functions (spin, crash,
+// trap) that exercise timeouts and failures. The sources live in the
+// subdirectories, written against package functions/sdk; the modules in
+// wasm/ are built from them by `go generate ./functions` and committed, and
+// TestEmbeddedModulesUpToDate fails when they are stale.
+package functions
+
+//go:generate go run ./internal/build
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+
+	"github.com/lumos-edge/lumos/invoker"
+)
+
+// modules holds wasm/<name>.wasm for every bundled function. embed.FS is read-only.
+//
+//go:embed wasm/*.wasm
+var modules embed.FS
+
+// ErrNotBundled is returned by Wasm for a name no bundled function has.
+var ErrNotBundled = errors.New("functions: not a bundled function")
+
+// Bundled describes a function that ships inside the lumos binary.
+type Bundled struct {
+	// Name is the function's name, also its directory and module file name.
+	Name string
+	// ABI is the ABI it is deployed with. The SDK speaks both; the host
+	// tells it which through LUMOS_ABI.
+	ABI invoker.ABI
+	// Description says what it does, in one line.
+	Description string
+}
+
+// List returns the sample functions a fresh gateway deploys, in a new slice.
+func List() []Bundled {
+	return []Bundled{
+		{Name: "hello", ABI: invoker.ABILoop, Description: `answers "Hello, world!" (noop)`},
+		{Name: "echo", ABI: invoker.ABILoop, Description: "answers the request body, with X-Echo-Method, -Path and -Query headers"},
+		{Name: "fib", ABI: invoker.ABILoop, Description: `naive recursive Fibonacci of ?n= or {"number": n}, n in [0, 50] (CPU-bound)`},
+		{Name: "json", ABI: invoker.ABILoop, Description: "decodes a JSON body, uppercases its strings, sorts keys, counts values (serialization)"},
+	}
+}
+
+// TestFunctions returns the functions made to fail, for tests of timeouts
+// and error handling, in a new slice.
+func TestFunctions() []Bundled {
+	return []Bundled{
+		{Name: "spin", ABI: invoker.ABILoop, Description: "loops forever when invoked (timeouts)"},
+		{Name: "crash", ABI: invoker.ABILoop, Description: `writes "crash: boom" to stderr and exits 3 when invoked`},
+		{Name: "trap", ABI: invoker.ABILoop, Description: "performs a WebAssembly trap (out-of-bounds store) when invoked"},
+	}
+}
+
+// Wasm returns a copy of the embedded module of the bundled function name
+// (from List or TestFunctions).
+func Wasm(name string) ([]byte, error) {
+	if !bundled(name) {
+		return nil, fmt.Errorf("%w: %q", ErrNotBundled, name)
+	}
+	b, err := modules.ReadFile("wasm/" + name + ".wasm")
+	if err != nil {
+		return nil, fmt.Errorf("functions: module of %q: %w", name, err)
+	}
+	return b, nil
+}
+
+func bundled(name string) bool {
+	for _, l := range [][]Bundled{List(), TestFunctions()} {
+		for _, b := range l {
+			if b.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,82 @@
+package functions_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/lumos-edge/lumos/functions"
+	"github.com/lumos-edge/lumos/functions/internal/wasmbuild"
+)
+
+func allBundled() []functions.Bundled {
+	return append(functions.List(), functions.TestFunctions()...)
+}
+
+func TestCatalogue(t *testing.T) {
+	var names []string
+	for _, b := range allBundled() {
+		names = append(names, b.Name)
+		if !b.ABI.Valid() || b.Description == "" {
+			t.Errorf("%s: ABI %q, description %q", b.Name, b.ABI, b.Description)
+		}
+		mod, err := functions.Wasm(b.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(mod, []byte("\x00asm\x01\x00\x00\x00")) {
+			t.Errorf("%s: not a WebAssembly 1.0 module", b.Name)
+		}
+	}
+	if !slices.Equal(names, wasmbuild.Names()) {
+		t.Fatalf("catalogue %v, build list %v", names, wasmbuild.Names())
+	}
+	for _, bad := range []string{"", "nope", "../functions", "hello.wasm", "wasm/hello"} {
+		if _, err := functions.Wasm(bad); !errors.Is(err, functions.ErrNotBundled) {
+			t.Errorf("Wasm(%q): %v, want ErrNotBundled", bad, err)
+		}
+	}
+	// Callers own what they get.
+	a, err := functions.Wasm("hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a[0] = 'X'
+	b, err := functions.Wasm("hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != 0 {
+		t.Fatal("Wasm returned shared bytes")
+	}
+	l := functions.List()
+	l[0].Name = "changed"
+	if functions.List()[0].Name != "hello" {
+		t.Fatal("List returned shared state")
+	}
+}
+
+// TestEmbeddedModulesUpToDate rebuilds every module with the generator's
+// own command and compares it with the embedded one. The go command builds
+// all functions in one parallel invocation, from the build cache when warm.
+func TestEmbeddedModulesUpToDate(t *testing.T) {
+	dir := t.TempDir()
+	if err := wasmbuild.Build(context.Background(), ".", dir, wasmbuild.Names()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range wasmbuild.Names() {
+		built, err := readFile(dir, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		embedded, err := functions.Wasm(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(built, embedded) {
+			t.Errorf("%s.wasm is stale (%d bytes built, %d embedded): run go generate ./functions", name, len(built), len(embedded))
+		}
+	}
+}

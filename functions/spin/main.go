@@ -1,0 +1,25 @@
+// Command spin never answers: each request enters an endless loop, so the
+// host's timeout must stop it (a test function).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/lumos-edge/lumos/functions/sdk"
+)
+
+func main() { sdk.Serve(handle) }
+
+func handle(*sdk.Request) (*sdk.Response, error) {
+	// The counter's wrap-around has an observable effect, so the compiler
+	// cannot delete the loop; at one increment per nanosecond it would take
+	// centuries to print.
+	var n uint64
+	for {
+		n++
+		if n == 0 {
+			fmt.Fprintln(os.Stderr, "spin: counter wrapped")
+		}
+	}
+}
