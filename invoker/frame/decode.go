@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/lumos-edge/lumos/invoker"
@@ -58,21 +57,21 @@ func checkLen(h []byte, kind byte, lim Limits) (int, error) {
 	}
 	n := int64(binary.BigEndian.Uint32(h[4:8]))
 	if max := lim.maxPayloadLen(kind); n > max {
-		return 0, fmt.Errorf("%w: payload of %d bytes, limit %d", ErrTooLarge, n, max)
+		return 0, newError(ErrTooLarge, ": payload of ", n, " bytes, limit ", max)
 	}
 	return int(n), nil
 }
 
 func payloadOf(frame []byte, kind byte, lim Limits) ([]byte, error) {
 	if len(frame) < HeaderLen {
-		return nil, fmt.Errorf("%w: %d bytes, short of a header", ErrMalformed, len(frame))
+		return nil, newError(ErrMalformed, ": ", len(frame), " bytes, short of a header")
 	}
 	n, err := checkLen(frame, kind, lim)
 	if err != nil {
 		return nil, err
 	}
 	if len(frame) != HeaderLen+n {
-		return nil, fmt.Errorf("%w: frame of %d bytes declares %d", ErrMalformed, len(frame), HeaderLen+n)
+		return nil, newError(ErrMalformed, ": frame of ", len(frame), " bytes declares ", HeaderLen+n)
 	}
 	return frame[HeaderLen:], nil
 }
@@ -114,9 +113,9 @@ func readErr(what string, got int, err error) error {
 		if got == 0 {
 			return io.EOF
 		}
-		return fmt.Errorf("%w: truncated %s: %w", ErrMalformed, what, io.ErrUnexpectedEOF)
+		return newError(ErrMalformed, ": truncated ", what, ": ", io.ErrUnexpectedEOF)
 	}
-	return fmt.Errorf("frame: read %s: %w", what, err)
+	return newError("frame: read ", what, ": ", err)
 }
 
 // cursor walks a payload. The first error sticks; later reads return zeros.
@@ -138,7 +137,7 @@ func (c *cursor) take(n int, what string) (start, end int) {
 		return 0, 0
 	}
 	if n > len(c.b)-c.off {
-		c.fail(fmt.Errorf("%w: %s needs %d bytes, %d left", ErrMalformed, what, n, len(c.b)-c.off))
+		c.fail(newError(ErrMalformed, ": ", what, " needs ", n, " bytes, ", len(c.b)-c.off, " left"))
 		return 0, 0
 	}
 	start = c.off
@@ -169,11 +168,11 @@ func (c *cursor) span(n int64, what string, lim Limits) (start, end int) {
 	}
 	c.meta += int(min(n, int64(len(c.b))+1))
 	if c.meta > lim.MaxMetaBytes {
-		c.fail(fmt.Errorf("%w: metadata over %d bytes", ErrTooLarge, lim.MaxMetaBytes))
+		c.fail(newError(ErrTooLarge, ": metadata over ", lim.MaxMetaBytes, " bytes"))
 		return 0, 0
 	}
 	if n > int64(len(c.b)-c.off) {
-		c.fail(fmt.Errorf("%w: %s of %d bytes, %d left", ErrMalformed, what, n, len(c.b)-c.off))
+		c.fail(newError(ErrMalformed, ": ", what, " of ", n, " bytes, ", len(c.b)-c.off, " left"))
 		return 0, 0
 	}
 	return c.take(int(n), what)
@@ -189,12 +188,12 @@ func (c *cursor) headers(lim Limits, buf []bounds) []bounds {
 		return nil
 	}
 	if count > lim.MaxHeaders {
-		c.fail(fmt.Errorf("%w: %d headers, limit %d", ErrTooLarge, count, lim.MaxHeaders))
+		c.fail(newError(ErrTooLarge, ": ", count, " headers, limit ", lim.MaxHeaders))
 		return nil
 	}
 	// Each header takes at least headerFixed bytes: bound the count by what is left.
 	if count*headerFixed > len(c.b)-c.off {
-		c.fail(fmt.Errorf("%w: %d headers in %d bytes", ErrMalformed, count, len(c.b)-c.off))
+		c.fail(newError(ErrMalformed, ": ", count, " headers in ", len(c.b)-c.off, " bytes"))
 		return nil
 	}
 	out := buf[:0]
@@ -215,7 +214,7 @@ func (c *cursor) finish(lim Limits, copyBody bool) (meta string, body []byte) {
 		return "", nil
 	}
 	if n := int64(len(c.b) - c.off); n > lim.MaxBodyBytes {
-		c.fail(fmt.Errorf("%w: body of %d bytes, limit %d", ErrTooLarge, n, lim.MaxBodyBytes))
+		c.fail(newError(ErrTooLarge, ": body of ", n, " bytes, limit ", lim.MaxBodyBytes))
 		return "", nil
 	}
 	// One allocation for every string: they are substrings of meta.
@@ -242,7 +241,7 @@ func buildHeaders(meta string, hb []bounds) ([]invoker.Header, error) {
 			return nil, err
 		}
 		if err := checkValue(hs[i].Value); err != nil {
-			return nil, fmt.Errorf("header %q: %w", hs[i].Name, err)
+			return nil, newError("header ", quote(hs[i].Name), ": ", err)
 		}
 	}
 	return hs, nil
@@ -276,7 +275,7 @@ func parseResponse(p []byte, lim Limits, copyBody bool) (*invoker.Response, erro
 	c := cursor{b: p}
 	status := c.u16("status")
 	if c.err == nil && (status < 100 || status > 999) {
-		c.fail(fmt.Errorf("%w: status %d", ErrMalformed, status))
+		c.fail(newError(ErrMalformed, ": status ", status))
 	}
 	var buf [32]bounds
 	hb := c.headers(lim, buf[:])

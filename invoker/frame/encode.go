@@ -3,7 +3,6 @@ package frame
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/lumos-edge/lumos/invoker"
@@ -15,14 +14,14 @@ import (
 // the token and character rules; dst is then returned unchanged.
 func AppendRequest(dst []byte, r *invoker.Request) ([]byte, error) {
 	if r == nil {
-		return dst, fmt.Errorf("%w: nil request", ErrMalformed)
+		return dst, newError(ErrMalformed, ": nil request")
 	}
 	if err := checkToken("method", r.Method); err != nil {
 		return dst, err
 	}
 	for _, f := range [...]struct{ what, s string }{{"method", r.Method}, {"path", r.Path}, {"query", r.Query}} {
 		if len(f.s) > maxString {
-			return dst, fmt.Errorf("%w: %s of %d bytes", ErrTooLarge, f.what, len(f.s))
+			return dst, newError(ErrTooLarge, ": ", f.what, " of ", len(f.s), " bytes")
 		}
 	}
 	hn, err := headersLen(r.Header)
@@ -31,7 +30,7 @@ func AppendRequest(dst []byte, r *invoker.Request) ([]byte, error) {
 	}
 	n := requestFixed + len(r.Method) + len(r.Path) + len(r.Query) + hn + len(r.Body)
 	if uint64(n) > maxPayload {
-		return dst, fmt.Errorf("%w: payload of %d bytes", ErrTooLarge, n)
+		return dst, newError(ErrTooLarge, ": payload of ", n, " bytes")
 	}
 	b, out := grow(dst, HeaderLen+n)
 	putHeader(b, KindRequest, n)
@@ -49,10 +48,10 @@ func AppendRequest(dst []byte, r *invoker.Request) ([]byte, error) {
 // AppendRequest.
 func AppendResponse(dst []byte, r *invoker.Response) ([]byte, error) {
 	if r == nil {
-		return dst, fmt.Errorf("%w: nil response", ErrMalformed)
+		return dst, newError(ErrMalformed, ": nil response")
 	}
 	if r.Status < 100 || r.Status > 999 {
-		return dst, fmt.Errorf("%w: status %d", ErrMalformed, r.Status)
+		return dst, newError(ErrMalformed, ": status ", r.Status)
 	}
 	hn, err := headersLen(r.Header)
 	if err != nil {
@@ -60,7 +59,7 @@ func AppendResponse(dst []byte, r *invoker.Response) ([]byte, error) {
 	}
 	n := responseFixed + hn + len(r.Body)
 	if uint64(n) > maxPayload {
-		return dst, fmt.Errorf("%w: payload of %d bytes", ErrTooLarge, n)
+		return dst, newError(ErrTooLarge, ": payload of ", n, " bytes")
 	}
 	b, out := grow(dst, HeaderLen+n)
 	putHeader(b, KindResponse, n)
@@ -91,7 +90,7 @@ func WriteResponse(w io.Writer, r *invoker.Response) error {
 
 func write(w io.Writer, b []byte) error {
 	if _, err := w.Write(b); err != nil {
-		return fmt.Errorf("frame: write: %w", err)
+		return newError("frame: write: ", err)
 	}
 	return nil
 }
@@ -111,19 +110,19 @@ func grow(dst []byte, n int) (tail, whole []byte) {
 // headersLen validates hs and returns their encoded length, count excluded.
 func headersLen(hs []invoker.Header) (int, error) {
 	if len(hs) > maxHeaders {
-		return 0, fmt.Errorf("%w: %d headers", ErrTooLarge, len(hs))
+		return 0, newError(ErrTooLarge, ": ", len(hs), " headers")
 	}
 	n := 0
 	for i := range hs {
 		h := &hs[i]
 		if len(h.Name) > maxString {
-			return 0, fmt.Errorf("%w: header name of %d bytes", ErrTooLarge, len(h.Name))
+			return 0, newError(ErrTooLarge, ": header name of ", len(h.Name), " bytes")
 		}
 		if err := checkToken("header name", h.Name); err != nil {
 			return 0, err
 		}
 		if err := checkValue(h.Value); err != nil {
-			return 0, fmt.Errorf("header %q: %w", h.Name, err)
+			return 0, newError("header ", quote(h.Name), ": ", err)
 		}
 		n += headerFixed + len(h.Name) + len(h.Value)
 	}
@@ -155,11 +154,11 @@ var (
 // checkToken reports whether s is a non-empty RFC 9110 token.
 func checkToken(what, s string) error {
 	if s == "" {
-		return fmt.Errorf("%w: empty %s", ErrMalformed, what)
+		return newError(ErrMalformed, ": empty ", what)
 	}
 	for i := 0; i < len(s); i++ {
 		if !isTChar(s[i]) {
-			return fmt.Errorf("%w: %s %q %w", ErrMalformed, what, s, errBadToken)
+			return newError(ErrMalformed, ": ", what, " ", quote(s), " ", errBadToken)
 		}
 	}
 	return nil
@@ -170,7 +169,7 @@ func checkToken(what, s string) error {
 func checkValue(s string) error {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == '\r' || c == '\n' || c == 0 {
-			return fmt.Errorf("%w: value %w", ErrMalformed, errBadValue)
+			return newError(ErrMalformed, ": value ", errBadValue)
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package frame
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 )
 
@@ -118,17 +117,17 @@ func putHeader(b []byte, kind byte, n int) {
 // either kind.
 func checkPrefix(b []byte, kind byte) error {
 	if len(b) > 0 && b[0] != 'L' || len(b) > 1 && b[1] != 'F' {
-		return fmt.Errorf("%w: bad magic %q", ErrMalformed, b[:min(len(b), 2)])
+		return newError(ErrMalformed, ": bad magic ", quote(b[:min(len(b), 2)]))
 	}
 	if len(b) > 2 && b[2] != Version {
-		return fmt.Errorf("%w: version %d, want %d", ErrVersion, b[2], Version)
+		return newError(ErrVersion, ": version ", int(b[2]), ", want ", Version)
 	}
 	if len(b) > 3 {
 		switch {
 		case kind == 0 && (b[3] == KindRequest || b[3] == KindResponse):
 		case kind != 0 && b[3] == kind:
 		default:
-			return fmt.Errorf("%w: kind %q", ErrMalformed, b[3])
+			return newError(ErrMalformed, ": kind ", quote(b[3:4]))
 		}
 	}
 	return nil
@@ -149,7 +148,7 @@ func FrameLen(b []byte) (n int, ok bool, err error) {
 	}
 	p := uint64(binary.BigEndian.Uint32(b[4:8]))
 	if p > uint64(math.MaxInt-HeaderLen) { // only on 32-bit platforms
-		return 0, false, fmt.Errorf("%w: payload of %d bytes", ErrTooLarge, p)
+		return 0, false, newError(ErrTooLarge, ": payload of ", p, " bytes")
 	}
 	return HeaderLen + int(p), true, nil
 }

@@ -527,3 +527,32 @@ func trunc(v any) string {
 	}
 	return s
 }
+
+func TestErrorMessages(t *testing.T) {
+	h := make([]byte, HeaderLen)
+	putHeader(h, KindResponse, 1<<32-1)
+	_, tooLarge := DecodeResponse(h, Limits{MaxHeaders: 1, MaxMetaBytes: 1, MaxBodyBytes: 1})
+	_, _, version := FrameLen([]byte("LF\x07"))
+	_, _, magic := FrameLen([]byte("XY"))
+	_, kind := DecodeRequest([]byte("LF\x01Z\x00\x00\x00\x00"), Limits{})
+	_, value := AppendRequest(nil, &invoker.Request{Method: "GET", Header: []invoker.Header{{Name: "A", Value: "\n"}}})
+	_, truncated := ReadRequest(bytes.NewReader([]byte("LF\x01Q\x00\x00\x00\x05ab")), Limits{})
+	_, readFail := ReadRequest(iotest.ErrReader(errors.New("boom")), Limits{})
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{tooLarge, "frame: too large: payload of 4294967295 bytes, limit 12"},
+		{version, "frame: unsupported version: version 7, want 1"},
+		{magic, `frame: malformed: bad magic "XY"`},
+		{kind, `frame: malformed: kind "Z"`},
+		{value, `header "A": frame: malformed: value contains CR, LF or NUL`},
+		{truncated, "frame: malformed: truncated payload: unexpected EOF"},
+		{readFail, "frame: read header: boom"},
+	}
+	for _, tc := range tests {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("got %v, want %q", tc.err, tc.want)
+		}
+	}
+}
