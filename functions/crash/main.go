@@ -4,7 +4,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/lumos-edge/lumos/functions/sdk"
@@ -13,7 +12,7 @@ import (
 func main() { sdk.Serve(handle) }
 
 func handle(*sdk.Request) (*sdk.Response, error) {
-	fmt.Fprintln(os.Stderr, "crash: boom")
+	os.Stderr.WriteString("crash: boom\n")
 	os.Exit(3)
 	return nil, nil // unreachable
 }

@@ -2,7 +2,7 @@ package sdk
 
 import (
 	"bufio"
-	"fmt"
+	"errors"
 	"io"
 	"slices"
 	"strconv"
@@ -15,7 +15,7 @@ import (
 func serveCGI(h Handler, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
 	req, tooLarge, err := readCGIRequest(stdin, environ, frame.DefaultLimits().MaxBodyBytes)
 	if err != nil {
-		fmt.Fprintf(stderr, "lumos sdk: read cgi request: %v\n", err)
+		logError(stderr, "read cgi request", err)
 		return ExitIO
 	}
 	var resp *Response
@@ -25,13 +25,13 @@ func serveCGI(h Handler, stdin io.Reader, stdout, stderr io.Writer, environ []st
 		resp = call(h, req, stderr)
 	}
 	if err := checkResponse(resp); err != nil {
-		fmt.Fprintf(stderr, "lumos sdk: bad response: %v\n", err)
+		logError(stderr, "bad response", err)
 		resp = Text(500, "invalid response: "+err.Error()+"\n")
 	}
 	bw := bufio.NewWriter(stdout)
 	writeCGIResponse(bw, resp)
 	if err := bw.Flush(); err != nil {
-		fmt.Fprintf(stderr, "lumos sdk: write response: %v\n", err)
+		logError(stderr, "write response", err)
 		return ExitIO
 	}
 	return ExitOK
@@ -78,7 +78,7 @@ func readCGIRequest(stdin io.Reader, environ []string, maxBody int64) (req *Requ
 	}
 	body, err := io.ReadAll(io.LimitReader(stdin, limit))
 	if err != nil {
-		return nil, false, fmt.Errorf("body: %w", err)
+		return nil, false, &wrapError{msg: "body: " + err.Error(), err: err}
 	}
 	if int64(len(body)) > maxBody {
 		return req, true, nil
@@ -113,16 +113,16 @@ func headerName(cgi string) string {
 // ABIs accept the same responses.
 func checkResponse(r *Response) error {
 	if r.Status < 100 || r.Status > 999 {
-		return fmt.Errorf("status %d", r.Status)
+		return errors.New("status " + strconv.Itoa(r.Status))
 	}
 	for _, h := range r.Header {
 		if h.Name == "" || strings.ContainsFunc(h.Name, func(c rune) bool {
 			return c <= ' ' || c >= 0x7f || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", c)
 		}) {
-			return fmt.Errorf("header name %q is not an HTTP token", h.Name)
+			return errors.New("header name " + strconv.Quote(h.Name) + " is not an HTTP token")
 		}
 		if strings.ContainsAny(h.Value, "\r\n\x00") {
-			return fmt.Errorf("header %q: value contains CR, LF or NUL", h.Name)
+			return errors.New("header " + strconv.Quote(h.Name) + ": value contains CR, LF or NUL")
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package sdk
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/lumos-edge/lumos/invoker/frame"
@@ -29,7 +28,7 @@ func serveLoop(h Handler, stdin io.Reader, stdout, stderr io.Writer) int {
 			return ExitOK
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "lumos sdk: read request: %v\n", err)
+			logError(stderr, "read request", err)
 			if errors.Is(err, frame.ErrMalformed) || errors.Is(err, frame.ErrTooLarge) || errors.Is(err, frame.ErrVersion) {
 				return ExitProtocol
 			}
@@ -40,14 +39,14 @@ func serveLoop(h Handler, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			// The handler's response cannot be framed (a header with CR or
 			// LF, a status past 999): say so instead of breaking the stream.
-			fmt.Fprintf(stderr, "lumos sdk: bad response: %v\n", err)
+			logError(stderr, "bad response", err)
 			if buf, err = frame.AppendResponse(buf[:0], Text(500, "invalid response: "+err.Error()+"\n")); err != nil {
-				fmt.Fprintf(stderr, "lumos sdk: encode error response: %v\n", err)
+				logError(stderr, "encode error response", err)
 				return ExitIO
 			}
 		}
 		if _, err := stdout.Write(buf); err != nil {
-			fmt.Fprintf(stderr, "lumos sdk: write response: %v\n", err)
+			logError(stderr, "write response", err)
 			return ExitIO
 		}
 		if cap(buf) > keepResponseBuffer {

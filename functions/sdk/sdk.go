@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/lumos-edge/lumos/invoker"
 )
@@ -84,7 +85,7 @@ func Serve(h Handler) {
 func Run(h Handler, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
 	abi, err := selectABI(environ)
 	if err != nil {
-		fmt.Fprintf(stderr, "lumos sdk: %v\n", err)
+		logError(stderr, "abi", err)
 		return ExitProtocol
 	}
 	if abi == invoker.ABICGI {
@@ -98,7 +99,7 @@ func selectABI(environ []string) (invoker.ABI, error) {
 	if v, ok := lookupEnv(environ, EnvABI); ok {
 		abi := invoker.ABI(v)
 		if !abi.Valid() {
-			return "", fmt.Errorf("%s=%q: want %q or %q", EnvABI, v, invoker.ABILoop, invoker.ABICGI)
+			return "", errors.New(EnvABI + "=" + strconv.Quote(v) + `: want "loop" or "cgi"`)
 		}
 		return abi, nil
 	}
@@ -147,8 +148,9 @@ func Text(status int, body string) *Response {
 func call(h Handler, r *Request, stderr io.Writer) (resp *Response) {
 	defer func() {
 		if p := recover(); p != nil {
-			fmt.Fprintf(stderr, "lumos sdk: handler panic: %v\n", p)
-			resp = Text(500, fmt.Sprintf("panic: %v\n", p))
+			msg := panicText(p)
+			logLine(stderr, "handler panic: "+msg)
+			resp = Text(500, "panic: "+msg+"\n")
 		}
 	}()
 	resp, err := h(r)

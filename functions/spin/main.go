@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/lumos-edge/lumos/functions/sdk"
@@ -19,7 +18,7 @@ func handle(*sdk.Request) (*sdk.Response, error) {
 	for {
 		n++
 		if n == 0 {
-			fmt.Fprintln(os.Stderr, "spin: counter wrapped")
+			os.Stderr.WriteString("spin: counter wrapped\n")
 		}
 	}
 }

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"unsafe"
 
@@ -20,7 +19,7 @@ const faultAddr = 0xFFFF_FF00
 func main() { sdk.Serve(handle) }
 
 func handle(*sdk.Request) (*sdk.Response, error) {
-	fmt.Fprintln(os.Stderr, "trap: storing out of bounds")
+	os.Stderr.WriteString("trap: storing out of bounds\n")
 	addr := uintptr(faultAddr)
 	// Reinterpret the integer as a pointer without a uintptr conversion the
 	// compiler would check: Go's nil checks pass and the store itself faults.
