@@ -10,8 +10,9 @@ import (
 )
 
 // ReadRequest reads one request frame from r. It returns io.EOF, unwrapped,
-// only when r ends before the first byte of a frame. The returned request's
-// Body shares one fresh allocation with nothing else the caller holds.
+// only when r ends before the first byte of a frame. It allocates the
+// payload once, after checking its length against lim; the returned Body
+// is a slice of that allocation and aliases nothing the caller holds.
 func ReadRequest(r io.Reader, lim Limits) (*invoker.Request, error) {
 	p, err := readPayload(r, KindRequest, lim)
 	if err != nil {
