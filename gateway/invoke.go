@@ -53,7 +53,7 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 	v.calls.Add(1)
 
 	inv := invocationPool.Get().(*invoker.Invocation)
-	*inv = invoker.Invocation{Function: v.name, Runtime: v.set.runtime, ABI: v.set.abi, Begin: begin}
+	resetInvocation(inv, v, begin)
 	var idBuf [32]byte
 	id := append(idBuf[:0], g.idPrefix...)
 	id = strconv.AppendUint(id, g.idSeq.Add(1), 16)
@@ -86,6 +86,15 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 	inv.Status = status
 	inv.Err = err
 	g.cfg.Recorder.Record(inv) // inv is not reused: the recorder may keep it
+}
+
+// resetInvocation readies a recycled record field by field: assigning a
+// whole Invocation would rewrite its 16 phases (and their pointers) each time.
+func resetInvocation(inv *invoker.Invocation, v *version, begin time.Time) {
+	inv.ID, inv.Function, inv.Runtime, inv.ABI = "", v.name, v.set.runtime, v.set.abi
+	inv.Start, inv.Instance, inv.Begin, inv.Total = "", "", begin, 0
+	inv.Phases.Reset()
+	inv.RequestBytes, inv.ResponseBytes, inv.Status, inv.Err, inv.MemoryBytes = 0, 0, 0, nil, 0
 }
 
 // serve runs one invocation of v: admission, the per-invocation context,
