@@ -33,7 +33,7 @@ func AppendRequest(dst []byte, r *invoker.Request) ([]byte, error) {
 		return dst, newError(ErrTooLarge, ": payload of ", n, " bytes")
 	}
 	b, out := grow(dst, HeaderLen+n)
-	putHeader(b, KindRequest, n)
+	putHeader(b, KindRequest, uint32(n))
 	b = b[HeaderLen:]
 	b = putString16(b, r.Method)
 	b = putString16(b, r.Path)
@@ -62,7 +62,7 @@ func AppendResponse(dst []byte, r *invoker.Response) ([]byte, error) {
 		return dst, newError(ErrTooLarge, ": payload of ", n, " bytes")
 	}
 	b, out := grow(dst, HeaderLen+n)
-	putHeader(b, KindResponse, n)
+	putHeader(b, KindResponse, uint32(n))
 	b = b[HeaderLen:]
 	binary.BigEndian.PutUint16(b, uint16(r.Status))
 	b = putHeaders(b[2:], r.Header)

@@ -81,7 +81,9 @@ func (l Limits) norm() Limits {
 	if l.MaxMetaBytes <= 0 {
 		l.MaxMetaBytes = DefaultMaxMetaBytes
 	}
-	l.MaxMetaBytes = min(l.MaxMetaBytes, maxPayload)
+	if uint64(l.MaxMetaBytes) > maxPayload { // only where int is 64 bits
+		l.MaxMetaBytes = int(min(maxPayload, math.MaxInt))
+	}
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -108,9 +110,9 @@ func (l Limits) MaxFrameLen(kind byte) int64 {
 }
 
 // putHeader writes a frame header for kind and payload length n into b[:HeaderLen].
-func putHeader(b []byte, kind byte, n int) {
+func putHeader(b []byte, kind byte, n uint32) {
 	b[0], b[1], b[2], b[3] = 'L', 'F', Version, kind
-	binary.BigEndian.PutUint32(b[4:8], uint32(n))
+	binary.BigEndian.PutUint32(b[4:8], n)
 }
 
 // checkPrefix validates as much of a frame header as b holds. kind 0 accepts

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"runtime"
 	"strings"
@@ -211,7 +212,7 @@ func (r *raw) bytes(s string) *raw {
 
 func frameOf(kind byte, payload []byte) []byte {
 	b := make([]byte, HeaderLen, HeaderLen+len(payload))
-	putHeader(b, kind, len(payload))
+	putHeader(b, kind, uint32(len(payload)))
 	return append(b, payload...)
 }
 
@@ -462,9 +463,9 @@ func TestLimits(t *testing.T) {
 	if got, want := lim.MaxFrameLen(KindResponse), int64(HeaderLen+4+2*6+10+5); got != want {
 		t.Fatalf("MaxFrameLen(response) = %d, want %d", got, want)
 	}
-	huge := Limits{MaxHeaders: 1 << 30, MaxMetaBytes: 1 << 40, MaxBodyBytes: 1 << 40}
-	if got := huge.MaxFrameLen(KindRequest); got != HeaderLen+maxPayload {
-		t.Fatalf("MaxFrameLen clamps to %d, want %d", got, HeaderLen+maxPayload)
+	huge := Limits{MaxHeaders: 1 << 30, MaxMetaBytes: math.MaxInt, MaxBodyBytes: 1 << 40}
+	if got := huge.MaxFrameLen(KindRequest); got != int64(HeaderLen+maxPayload) {
+		t.Fatalf("MaxFrameLen clamps to %d, want %d", got, int64(HeaderLen+maxPayload))
 	}
 	// Exactly at every limit is accepted.
 	req := &invoker.Request{Method: "GET", Path: "/a", Query: "", Header: []invoker.Header{{Name: "A", Value: "bc"}, {Name: "D", Value: "e"}}, Body: []byte("12345")}
