@@ -51,6 +51,24 @@
 // payload) and the same token and character rules the readers check, so every
 // frame this package writes is one it reads back.
 //
+// # Why this shape
+//
+//   - One length up front lets a host that sees only a guest's stdout writes
+//     (a Wasm module's fd_write calls, no reader goroutine) know when a
+//     response is complete, and lets a reader allocate the payload once.
+//   - The kind byte catches crossed streams (a request echoed back, an
+//     instance that prints text): FrameLen fails on the first bad byte.
+//   - The body has no length of its own: it is the rest of the payload, so
+//     neither side computes or copies it twice.
+//   - Header names must be HTTP tokens and values free of CR, LF and NUL on
+//     both sides: a function cannot smuggle a second header or response into
+//     what the gateway writes, and the SDK rejects such a response itself,
+//     with a 500, instead of breaking the stream.
+//   - Readers allocate little: all of a message's strings are substrings of
+//     one string, and ReadRequest's body is a slice of the payload it read
+//     (the Decode functions copy the body once, so the result never aliases
+//     the caller's buffer).
+//
 // # Streams
 //
 // ReadRequest and ReadResponse return io.EOF only when the stream ends
