@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/lumos-edge/lumos/gateway/store"
 )
 
 func TestAuth(t *testing.T) {
@@ -336,5 +338,24 @@ func TestRestoreFromStore(t *testing.T) {
 	// Its record stays in the store for when the runtime comes back.
 	if _, err := h.store.Function("lost"); err != nil {
 		t.Errorf("record of lost: %v", err)
+	}
+}
+
+// panickyStore is the real store whose Artifacts panics.
+type panickyStore struct {
+	Store
+}
+
+func (panickyStore) Artifacts() ([]store.ArtifactInfo, error) { panic("store bug") }
+
+func TestHandlerPanicIs500(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	h.start(func(c *Config) { c.Store = panickyStore{c.Store} })
+	expectError(t, h.admin(http.MethodGet, "/system/artifacts", nil), 500, codeInternal, "store bug")
+	// The gateway still serves.
+	h.deploy("alive", "v1", nil, nil)
+	if r := h.do(http.MethodGet, "/function/alive", nil); r.status != 200 {
+		t.Errorf("after panic: %d %s", r.status, r.body)
 	}
 }

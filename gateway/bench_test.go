@@ -21,7 +21,9 @@ func noopRuntime() Runtime {
 		return &fakeFunction{
 			newInstance: func(context.Context, *invoker.Timeline) (invoker.Instance, error) {
 				return &fakeInstance{id: "noop", reusable: true,
-					invoke: func(context.Context, *invoker.Request, *invoker.Timeline) (*invoker.Response, error) { return resp, nil },
+					invoke: func(context.Context, *invoker.Request, *invoker.Timeline) (*invoker.Response, error) {
+						return resp, nil
+					},
 				}, nil
 			},
 			close: func(context.Context) error { return nil },

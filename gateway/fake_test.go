@@ -71,9 +71,9 @@ type echoRuntime struct {
 	entered chan struct{} // /block sends here
 	release chan struct{} // /block waits on it
 
-	mu                                     sync.Mutex
+	mu                                    sync.Mutex
 	loaded, fnClosed, created, instClosed int
-	specs                                  []invoker.Spec
+	specs                                 []invoker.Spec
 }
 
 func newEchoRuntime() *echoRuntime {
