@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lumos-edge/lumos/functions/internal/wasmbuild"
 	"github.com/lumos-edge/lumos/functions/sdk"
@@ -78,6 +79,18 @@ func TestNativeStaticBuild(t *testing.T) {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(stderr, "crash: boom") {
 			t.Fatalf("%v, stderr %q", err, stderr)
+		}
+	})
+	t.Run("spin", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(dir, "spin"))
+		cmd.Env = []string{"LUMOS_ABI=loop"}
+		cmd.Stdin = bytes.NewReader(stdin)
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != -1 || ctx.Err() == nil {
+			t.Fatalf("%v: want spin still running when killed at the deadline", err)
 		}
 	})
 }
