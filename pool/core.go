@@ -192,6 +192,7 @@ func (p *Pool[I]) startAhead() {
 		p.finish(&t)
 		if !closed {
 			p.log.Warn("pool: background instance start failed", logKeyErr, err, logKeyBackoff, backoff)
+			p.wakeJanitor() // to retry after the backoff, not at its next round
 		}
 		return
 	}
@@ -207,6 +208,14 @@ func (p *Pool[I]) startAhead() {
 	p.checkDrainedLocked()
 	p.mu.Unlock()
 	p.finish(&t)
+}
+
+// wakeJanitor makes the janitor run a round now.
+func (p *Pool[I]) wakeJanitor() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (p *Pool[I]) destroyBackground(inst I) {
@@ -231,7 +240,8 @@ func (p *Pool[I]) destroy(ctx context.Context, inst I) {
 }
 
 // janitor reaps idle instances and retries background starts, every
-// IdleTimeout/4 bounded to [minTick, maxTick], until Close.
+// IdleTimeout/4 bounded to [minTick, maxTick] (sooner when a failed start is
+// due for a retry), until Close.
 func (p *Pool[I]) janitor() {
 	defer p.wg.Done()
 	tm := time.NewTimer(p.tick())
@@ -264,6 +274,9 @@ func (p *Pool[I]) tick() time.Duration {
 		p.rebalanceLocked(&t, now)
 	}
 	d := min(max(p.cfg.IdleTimeout/4, minTick), maxTick)
+	if p.retryAt.After(now) {
+		d = max(min(d, p.retryAt.Sub(now)), minTick) // retry a failed start on time
+	}
 	p.mu.Unlock()
 	p.finish(&t)
 	return d

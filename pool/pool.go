@@ -109,7 +109,7 @@ type Pool[I Instance] struct {
 	ctx     context.Context // canceled by Close; background factory calls run under it
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // janitor, background starts, background destroys
-	kick    chan struct{}  // wakes the janitor after SetConfig
+	kick    chan struct{}  // wakes the janitor (SetConfig, a failed start)
 	maxMem  atomic.Int64   // cfg.MaxMemoryBytes, read outside the lock by Release
 
 	mu            sync.Mutex
@@ -377,10 +377,7 @@ func (p *Pool[I]) SetConfig(cfg Config) error {
 	p.rebalanceLocked(&t, time.Now())
 	p.mu.Unlock()
 	p.finish(&t)
-	select {
-	case p.kick <- struct{}{}:
-	default:
-	}
+	p.wakeJanitor()
 	return nil
 }
 
