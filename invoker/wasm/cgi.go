@@ -140,7 +140,7 @@ func cgiEnv(f *function, req *invoker.Request) []string {
 	vars["PATH_INFO"] = path
 	vars["QUERY_STRING"] = req.Query
 	vars["CONTENT_LENGTH"] = strconv.Itoa(len(req.Body))
-	vars["LUMOS_ABI"] = string(invoker.ABICGI)
+	vars[envABI] = string(invoker.ABICGI)
 	env := make([]string, 0, len(vars))
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, k+"="+vars[k])

@@ -24,6 +24,10 @@ const (
 	interpreterBytesPerModuleByte = 22
 )
 
+// envABI names the environment variable telling a guest its ABI; it
+// overrides any value of the spec's.
+const envABI = "LUMOS_ABI"
+
 // compileWorkers is how many goroutines the compiler engine uses for one
 // module (experimental.WithCompilationWorkers).
 const compileWorkers = 2
@@ -42,7 +46,8 @@ type function struct {
 	spec invoker.Spec
 	eng  *engine
 	key  cacheKey
-	// env is the spec's environment as sorted KEY=VALUE strings.
+	// env is the spec's environment as sorted KEY=VALUE strings, without
+	// LUMOS_ABI (the runtime sets it).
 	env []string
 
 	compileMu sync.Mutex
@@ -85,7 +90,9 @@ func (r *Runtime) Load(ctx context.Context, spec invoker.Spec) (invoker.Function
 		key:  cacheKey{digest: spec.Digest, pages: pages, instrument: instrumentVersion},
 	}
 	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
-		f.env = append(f.env, k+"="+spec.Env[k])
+		if k != envABI {
+			f.env = append(f.env, k+"="+spec.Env[k])
+		}
 	}
 	r.compiled.own(f.key)
 	e, err := f.compiled(ctx, nil, false)

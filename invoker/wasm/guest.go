@@ -41,7 +41,10 @@ type guest struct {
 	started bool
 	closed  bool
 
-	mem atomic.Int64 // linear memory size, updated while the guest is parked
+	// hasMem: the module exports a memory (wazero's Memory() returns a
+	// typed nil for a module without one).
+	hasMem bool
+	mem    atomic.Int64 // linear memory size, updated while the guest is parked
 }
 
 // newGuest instantiates cm with no start function, wired to stdin and
@@ -54,6 +57,7 @@ func (f *function) newGuest(ctx context.Context, cm wazero.CompiledModule, env [
 		env:    &guestEnv{vars: env},
 		kill:   make(chan struct{}),
 		exited: make(chan struct{}),
+		hasMem: len(cm.ExportedMemories()) > 0,
 	}
 	cfg := wazero.NewModuleConfig().
 		WithName(g.id).
@@ -84,8 +88,8 @@ func (f *function) newGuest(ctx context.Context, cm wazero.CompiledModule, env [
 // storeMem records the linear memory size; call it only while the guest is
 // not running (parked in a host call, or exited).
 func (g *guest) storeMem() {
-	if m := g.mod.Memory(); m != nil {
-		g.mem.Store(int64(m.Size()))
+	if g.hasMem {
+		g.mem.Store(int64(g.mod.Memory().Size()))
 	}
 }
 
@@ -184,12 +188,12 @@ func (g *guest) classify(err error) error {
 		if ee.ExitCode() == 0 {
 			return nil
 		}
-		if looksOutOfMemory(tail) {
+		if g.stderr.sawOutOfMemory() {
 			return fmt.Errorf("wasm %s: exit code %d: %w; stderr: %q", g.id, ee.ExitCode(), invoker.ErrOutOfMemory, tail)
 		}
 		return fmt.Errorf("wasm %s: %w with code %d; stderr: %q", g.id, invoker.ErrExit, ee.ExitCode(), tail)
 	}
-	if looksOutOfMemory(tail) {
+	if g.stderr.sawOutOfMemory() {
 		return fmt.Errorf("wasm %s: %w: %v; stderr: %q", g.id, invoker.ErrOutOfMemory, err, tail)
 	}
 	return fmt.Errorf("wasm %s: %w: %v; stderr: %q", g.id, invoker.ErrTrap, err, tail)
@@ -208,16 +212,24 @@ func looksOutOfMemory(stderr string) bool {
 // stderrTail is how much of a guest's stderr is kept for error messages.
 const stderrTail = 4 << 10
 
-// tailWriter keeps the last stderrTail bytes written to it.
+// tailWriter keeps the last stderrTail bytes written to it, and notes
+// whether an out-of-memory message went through (it may be long gone from
+// the tail, behind a goroutine dump).
 type tailWriter struct {
 	mu  sync.Mutex
 	buf []byte
+	oom bool
 }
 
 // Write implements io.Writer; it never fails.
 func (t *tailWriter) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if !t.oom {
+		// Messages arrive in pieces: look at p with some of what preceded it.
+		prev := t.buf[max(0, len(t.buf)-oomWindow):]
+		t.oom = looksOutOfMemory(string(prev) + string(p[:min(len(p), stderrTail)]))
+	}
 	if len(p) >= stderrTail {
 		t.buf = append(t.buf[:0], p[len(p)-stderrTail:]...)
 		return len(p), nil
@@ -227,6 +239,17 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 	}
 	t.buf = append(t.buf, p...)
 	return len(p), nil
+}
+
+// oomWindow is how much earlier output joins a write when looking for an
+// out-of-memory message split across writes.
+const oomWindow = 64
+
+// sawOutOfMemory reports whether an out-of-memory message was written.
+func (t *tailWriter) sawOutOfMemory() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.oom
 }
 
 // String returns the kept tail.

@@ -33,7 +33,7 @@ func (f *function) newLoopInstance(ctx context.Context, cm wazero.CompiledModule
 	start := time.Now()
 	l := &loopInstance{out: newFrameOut()}
 	l.in = &frameIn{frames: make(chan []byte, 1), ready: make(chan struct{})}
-	env := append(append([]string(nil), f.env...), "LUMOS_ABI="+string(invoker.ABILoop))
+	env := append(append([]string(nil), f.env...), envABI+"="+string(invoker.ABILoop))
 	g, err := f.newGuest(ctx, cm, env, l.in, l.out)
 	if err != nil {
 		return nil, err
