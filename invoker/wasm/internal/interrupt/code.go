@@ -102,9 +102,43 @@ var simdImm = func() (t [256]uint8) {
 // rewriter holds what renumbering and instrumentation need to know.
 type rewriter struct {
 	importedFuncs uint32 // function imports of the input; the index of the yield import
-	check         []byte // global.get $flag; if; call $yield; end
+	mode          checkMode
+	check         []byte // the check sequence, see checkSequence
 	loops         int    // loop headers instrumented
 	entries       int    // function entries instrumented
+}
+
+// checkMode selects the check Instrument inserts.
+type checkMode int
+
+const (
+	// checkBudget decrements the budget global and calls yield when it drops
+	// to zero or below. The guest needs nobody to raise a flag: see
+	// RATIONALE-timeouts.md for why a flag cannot work.
+	checkBudget checkMode = iota
+	// checkFlag only tests the global and calls yield when it is non-zero.
+	// Kept for benchmarks (the cost of the cheapest possible check).
+	checkFlag
+)
+
+// checkSequence returns the instructions inserted at each check point.
+func checkSequence(mode checkMode, global, yield uint32) []byte {
+	var b []byte
+	if mode == checkBudget {
+		b = append(b, 0x23) // global.get $budget
+		b = appendU32(b, global)
+		b = append(b, 0x41, 0x7f, 0x6a, 0x24) // i32.const -1; i32.add; global.set $budget
+		b = appendU32(b, global)
+		b = append(b, 0x23) // global.get $budget (wazevo reuses the value it just stored)
+		b = appendU32(b, global)
+		b = append(b, 0x41, 0x00, 0x4c) // i32.const 0; i32.le_s
+	} else {
+		b = append(b, 0x23) // global.get $flag
+		b = appendU32(b, global)
+	}
+	b = append(b, 0x04, 0x40, 0x10) // if (empty); call $yield
+	b = appendU32(b, yield)
+	return append(b, 0x0b) // end
 }
 
 // fn renumbers a function index of the input module.

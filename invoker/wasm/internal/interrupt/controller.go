@@ -10,160 +10,150 @@ import (
 	"github.com/lumos-edge/lumos/invoker"
 )
 
-// DefaultQuantum is how often a running call is asked to yield when
-// NewController gets a non-positive quantum.
-const DefaultQuantum = 2 * time.Millisecond
+// Budget bounds: the budget is how many checks (function entries and loop
+// iterations) the guest runs between two yields.
+const (
+	initialBudget = 1 << 12 // until the first yield calibrates it
+	minBudget     = 1 << 6
+	maxBudget     = 1 << 30
+	// idleBudget is what yield grants a guest that runs with no controller.
+	idleBudget = maxBudget
+)
 
-// Controller drives the interrupts of one instance. It is safe for concurrent
-// use: the invoker arms and disarms it around each call, a timer goroutine
-// raises the flag, and the guest's goroutine clears it in yield.
+// DefaultQuantum is how often a running guest yields when NewController gets
+// a non-positive quantum.
+const DefaultQuantum = time.Millisecond
+
+// Controller drives the interrupts of one instance. The instrumented guest
+// counts down a budget itself and calls yield when it runs out; yield,
+// running on the guest's goroutine, checks the deadline and kill state, lets
+// the Go scheduler and GC in (runtime.Gosched), and grants a new budget sized
+// so that the next yield comes about one quantum later. No timer or other
+// goroutine is involved: a goroutine cannot be relied on to interrupt the
+// guest, since it may need the very P the guest holds (RATIONALE-timeouts.md).
+//
+// A Controller is safe for concurrent use: the invoker arms and disarms it
+// around each call and may Kill it from any goroutine.
 type Controller struct {
 	quantum time.Duration
 
-	mu       sync.Mutex
-	flag     api.MutableGlobal // nil until Bind
-	armed    bool
-	killed   bool
-	deadline time.Time // zero: no deadline
-	timer    *time.Timer
-	gen      uint64 // incremented by Disarm and Stop: stale timer callbacks do nothing
-	stopped  bool
+	mu        sync.Mutex
+	budget    api.MutableGlobal // nil until Bind
+	grant     int32             // current budget per quantum
+	lastYield time.Time
+	armed     bool
+	killed    bool
+	stopped   bool
+	deadline  time.Time // zero: no deadline
 }
 
-// NewController returns a controller that raises the flag every quantum
-// while a call is armed. A non-positive quantum means DefaultQuantum.
+// NewController returns a controller that makes a running guest yield about
+// every quantum. A non-positive quantum means DefaultQuantum.
 func NewController(quantum time.Duration) *Controller {
 	if quantum <= 0 {
 		quantum = DefaultQuantum
 	}
-	return &Controller{quantum: quantum}
+	return &Controller{quantum: quantum, grant: initialBudget}
 }
 
-// Bind finds the exported interrupt flag of an instrumented module. Call it
-// after instantiation and before running any guest code under this
-// controller (for a command module, instantiate with no start function, Bind,
-// then call _start).
+// Bind finds the exported budget global of an instrumented module. Call it
+// after instantiation and before running guest code under this controller
+// (for a command module: instantiate with no start function, Bind, then call
+// _start with WithController).
 func (c *Controller) Bind(mod api.Module) error {
 	g, ok := mod.ExportedGlobal(FlagExport).(api.MutableGlobal)
-	if !ok {
-		return fmt.Errorf("interrupt: module %q exports no mutable global %q (not instrumented?): %w",
+	if !ok || g.Type() != api.ValueTypeI32 {
+		return fmt.Errorf("interrupt: module %q exports no mutable i32 global %q (not instrumented?): %w",
 			mod.Name(), FlagExport, invoker.ErrInvalidArtifact)
 	}
 	c.mu.Lock()
-	c.flag = g
-	if c.killed {
-		g.Set(1)
-	}
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	c.budget = g
+	c.setLocked(c.grant)
 	return nil
 }
 
-// Arm marks a call as in flight: from now on the flag is raised every
-// quantum, and at the deadline (a zero deadline means none). Once the
-// deadline has passed, the guest's next check aborts the call.
+// setLocked writes the budget. The guest reads and writes it natively on
+// its own goroutine, which the race detector does not see; the Go-side
+// writes (yield on the guest's goroutine, Kill on any) hold c.mu.
+func (c *Controller) setLocked(v int32) {
+	if c.budget != nil {
+		c.budget.Set(uint64(uint32(v)))
+	}
+}
+
+// Arm marks a call as in flight with the given deadline (zero: none). Once
+// the deadline has passed, the guest's next yield aborts the call, at most
+// about one quantum late.
 func (c *Controller) Arm(deadline time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.stopped {
-		return
-	}
-	c.gen++
 	c.armed = true
 	c.deadline = deadline
-	c.scheduleLocked(time.Now())
+	c.lastYield = time.Now()
 }
 
-// scheduleLocked starts the timer for the next tick: one quantum from now, or
-// the deadline if it comes first.
-func (c *Controller) scheduleLocked(now time.Time) {
-	d := c.quantum
-	if !c.deadline.IsZero() {
-		if left := c.deadline.Sub(now); left < d {
-			d = max(left, 0)
-		}
-	}
-	gen := c.gen
-	if c.timer != nil {
-		c.timer.Stop()
-	}
-	c.timer = time.AfterFunc(d, func() { c.tick(gen) })
-}
-
-// tick runs on the timer goroutine: raise the flag and schedule the next tick
-// unless the call is over or the deadline passed (then the flag stays up).
-func (c *Controller) tick(gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.armed || c.stopped || gen != c.gen {
-		return
-	}
-	if c.flag != nil {
-		c.flag.Set(1)
-	}
-	now := time.Now()
-	if !c.deadline.IsZero() && !now.Before(c.deadline) {
-		return
-	}
-	c.scheduleLocked(now)
-}
-
-// Disarm marks the call as finished: the timer stops and the flag is
-// cleared. An idle instance costs nothing.
+// Disarm marks the call as finished. It costs nothing while idle.
 func (c *Controller) Disarm() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
 	c.armed = false
 	c.deadline = time.Time{}
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
-	}
-	if c.flag != nil && !c.killed {
-		c.flag.Set(0)
-	}
 }
 
-// Kill aborts the running guest at its next check (at most one loop
-// iteration or function entry away). The guest's Call returns an error
-// wrapping ErrInterrupted and invoker.ErrTimeout. A killed controller stays
-// killed: every later call under it is aborted at its first check.
+// Kill aborts the running guest at its next yield (at most about one quantum
+// away; Kill also zeroes the budget to make it sooner). The guest's call
+// returns an error wrapping ErrInterrupted and invoker.ErrTimeout. A killed
+// controller stays killed: every later call under it is aborted at its first
+// yield.
 func (c *Controller) Kill() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.killed = true
-	if c.flag != nil {
-		c.flag.Set(1)
-	}
+	c.setLocked(0)
 }
 
-// Stop releases the timer. The controller must not be armed again.
+// Stop marks the controller as finished with. It holds no timer or
+// goroutine, so Stop only makes later calls under it fail like Kill; it
+// exists so that owners can release controllers uniformly.
 func (c *Controller) Stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stopped = true
-	c.armed = false
-	c.gen++
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
-	}
 }
 
-// yield is called on the guest's goroutine when the guest saw the flag up.
-// It clears the flag and reports whether the guest must be aborted.
+// yield runs on the guest's goroutine when the guest's budget ran out. It
+// reports whether the guest must be aborted; otherwise it grants a new
+// budget scaled so that the next yield comes about one quantum from now.
 func (c *Controller) yield() error {
+	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.killed {
+	switch {
+	case c.killed:
 		return fmt.Errorf("%w: killed: %w", ErrInterrupted, invoker.ErrTimeout)
+	case c.stopped:
+		return fmt.Errorf("%w: controller stopped: %w", ErrInterrupted, invoker.ErrTimeout)
+	case c.armed && !c.deadline.IsZero() && !now.Before(c.deadline):
+		return fmt.Errorf("%w: deadline passed %s ago: %w", ErrInterrupted, now.Sub(c.deadline), invoker.ErrTimeout)
 	}
-	if c.armed && !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
-		return fmt.Errorf("%w: deadline %s passed: %w", ErrInterrupted,
-			c.deadline.Format(time.RFC3339Nano), invoker.ErrTimeout)
+	if !c.lastYield.IsZero() {
+		switch elapsed := now.Sub(c.lastYield); {
+		case elapsed < c.quantum/2 && c.grant <= maxBudget/2:
+			c.grant *= 2
+		case elapsed > 2*c.quantum && c.grant >= 2*minBudget:
+			c.grant /= 2
+		}
 	}
-	if c.flag != nil {
-		c.flag.Set(0)
+	c.lastYield = now
+	next := c.grant
+	if c.armed && !c.deadline.IsZero() {
+		// Do not overshoot a close deadline by much: shrink the grant in
+		// proportion to the time left.
+		if left := c.deadline.Sub(now); left < c.quantum {
+			next = max(minBudget, int32(int64(next)*int64(left)/int64(c.quantum)))
+		}
 	}
+	c.setLocked(next)
 	return nil
 }

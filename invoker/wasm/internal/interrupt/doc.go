@@ -7,11 +7,13 @@
 // first problem at a 4-14x cost on Go guests. This package instead rewrites
 // the module at deploy time (Instrument): it adds one imported host function
 // (lumos.yield) and one exported mutable i32 global (lumos.interrupt), and
-// inserts "if flag then call yield" at every function entry and every loop
-// header. A Controller raises the flag every quantum while a call is in
-// flight; the guest then calls yield, which is a Go safe point (the GC and
-// the scheduler can proceed) and the place where a timed-out or killed guest
-// is aborted with an error wrapping invoker.ErrTimeout.
+// inserts a check at every function entry and every loop
+// header: "budget -= 1; if budget <= 0 { call yield }". The guest thus
+// calls yield after a bounded number of checks; yield (a Go host function)
+// is a safe point where the GC and the scheduler proceed, where a timed-out
+// or killed guest is aborted with an error wrapping invoker.ErrTimeout, and
+// where the Controller sizes the next budget so that yields come about once
+// per quantum.
 //
 // See RATIONALE-timeouts.md beside the wasm invoker for the measurements.
 package interrupt

@@ -16,7 +16,8 @@ const (
 	ImportModule = "lumos"
 	// ImportName is the field name of the imported yield function, type () -> ().
 	ImportName = "yield"
-	// FlagExport is the export name of the mutable i32 interrupt flag.
+	// FlagExport is the export name of the mutable i32 global the guest
+	// counts down (its yield budget).
 	FlagExport = "lumos.interrupt"
 )
 
@@ -55,20 +56,22 @@ func DefineHost(ctx context.Context, r wazero.Runtime) error {
 	return nil
 }
 
-// yield is the host function the instrumented guest calls when its flag is
-// set. Running Go code here is a safe point: a pending GC stop-the-world or a
-// preemption request proceeds. If the controller was killed or its deadline
-// passed, yield panics with an error wrapping ErrInterrupted and
-// invoker.ErrTimeout; wazero recovers it and returns it (wrapped with %w) from
-// the guest's Call.
+// yield is the host function the instrumented guest calls when its budget
+// runs out. Running Go code here is a safe point: a pending GC
+// stop-the-world or preemption request proceeds, and runtime.Gosched lets
+// other goroutines run. If the controller was killed or its deadline passed,
+// yield panics with an error wrapping ErrInterrupted and invoker.ErrTimeout;
+// wazero recovers the panic and returns the error, wrapped with %w, from the
+// guest's Call (the instance must then be discarded, as after any trap).
 func yield(ctx context.Context, mod api.Module, _ []uint64) {
 	c := controllerFrom(ctx)
 	if c == nil {
-		// No controller: nothing raises the flag, but clear it in case the
-		// embedder set it by hand.
+		// No controller (e.g. _initialize): grant a large budget. The guest
+		// still yields now and then, so it stays a good GC citizen.
 		if g, ok := mod.ExportedGlobal(FlagExport).(api.MutableGlobal); ok {
-			g.Set(0)
+			g.Set(idleBudget)
 		}
+		runtime.Gosched()
 		return
 	}
 	if err := c.yield(); err != nil {

@@ -45,33 +45,34 @@ type section struct {
 	payload []byte
 }
 
-// Instrument rewrites a WebAssembly binary so that it checks the interrupt
-// flag at every function entry and loop header (see the package doc):
+// Instrument rewrites a WebAssembly binary so that it calls the host's
+// lumos.yield every so often, at a cost the guest pays itself (see the
+// package doc):
 //
 //   - it imports one more function, lumos.yield of type () -> (), after the
 //     existing imports, shifting every defined function's index by one (calls,
 //     return calls, ref.func, element segments, exports, the start function
 //     and the name section are renumbered);
-//   - it defines one more mutable i32 global, initially 0, exported as
+//   - it defines one more mutable i32 global, the budget, exported as
 //     lumos.interrupt;
-//   - it inserts "global.get $flag; if; call $yield; end" at every function
-//     entry (skipped when the body starts with a loop) and right after every
-//     loop's block type.
+//   - at every function entry (skipped when the body starts with a loop) and
+//     right after every loop's block type it inserts
+//     "budget -= 1; if budget <= 0 { call yield }".
 //
 // Every other byte of code is copied unchanged. DWARF custom sections
 // (".debug_*") are dropped since code offsets move. The input is not
 // modified. Input that Instrument cannot decode yields an error wrapping
-// invoker.ErrInvalidArtifact; it never panics. Instrument does not fully
-// validate: compile the result with wazero as usual.
+// invoker.ErrInvalidArtifact (and ErrNameClash for reserved names); it never
+// panics. Instrument does not fully validate: compile the result as usual.
 func Instrument(wasm []byte) ([]byte, error) {
-	out, err := instrument(wasm)
+	out, err := instrument(wasm, checkBudget)
 	if err != nil {
 		return nil, fmt.Errorf("interrupt: instrument module: %w: %w", err, invoker.ErrInvalidArtifact)
 	}
 	return out, nil
 }
 
-func instrument(wasm []byte) ([]byte, error) {
+func instrument(wasm []byte, mode checkMode) ([]byte, error) {
 	secs, err := splitSections(wasm)
 	if err != nil {
 		return nil, err
@@ -94,12 +95,8 @@ func instrument(wasm []byte) ([]byte, error) {
 		}
 	}
 	flagIdx := importedGlobals + definedGlobals
-	w := &rewriter{importedFuncs: importedFuncs}
-	w.check = append(w.check, 0x23)
-	w.check = appendU32(w.check, flagIdx)
-	w.check = append(w.check, 0x04, 0x40, 0x10)
-	w.check = appendU32(w.check, importedFuncs)
-	w.check = append(w.check, 0x0b)
+	w := &rewriter{importedFuncs: importedFuncs, mode: mode}
+	w.check = checkSequence(mode, flagIdx, importedFuncs)
 
 	// Sections that must exist in the output, created empty when missing.
 	need := map[byte]bool{secType: true, secImport: true, secGlobal: true, secExport: true}
@@ -402,8 +399,14 @@ func (w *rewriter) globals(p []byte) ([]byte, error) {
 	if !r.done() {
 		return nil, errors.New("trailing bytes in global section")
 	}
-	// (global (mut i32) (i32.const 0))
-	return append(out, 0x7f, 0x01, 0x41, 0x00, 0x0b), nil
+	// (global (mut i32) (i32.const initialBudget)), or 0 for a flag.
+	out = append(out, 0x7f, 0x01, 0x41)
+	if w.mode == checkBudget {
+		out = appendS32(out, initialBudget)
+	} else {
+		out = append(out, 0x00)
+	}
+	return append(out, 0x0b), nil
 }
 
 // exports renumbers function exports, rejects a clash with the flag's name

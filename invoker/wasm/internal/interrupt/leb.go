@@ -129,3 +129,15 @@ func appendSection(b []byte, id byte, payload []byte) []byte {
 	b = appendU32(b, uint32(len(payload)))
 	return append(b, payload...)
 }
+
+// appendS32 appends v as a minimal signed LEB128.
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
