@@ -17,6 +17,10 @@ import (
 // guestWasm is the Go reactor built from testdata/guest by TestMain.
 var guestWasm []byte
 
+// compileCache shares compiled modules between the tests' runtimes (the Go
+// guest takes seconds to compile under -race).
+var compileCache = wazero.NewCompilationCache()
+
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
@@ -59,7 +63,7 @@ type startedKey struct{}
 func newRuntime(tb testing.TB, cfg wazero.RuntimeConfig) wazero.Runtime {
 	tb.Helper()
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, cfg)
+	r := wazero.NewRuntimeWithConfig(ctx, cfg.WithCompilationCache(compileCache))
 	tb.Cleanup(func() { _ = r.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	if err := DefineHost(ctx, r); err != nil {
