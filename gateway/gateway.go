@@ -6,6 +6,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -130,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		WriteTimeout:       time.Minute,
 		IdleTimeout:        2 * time.Minute,
 		MaxRequestBodySize: int(max(cfg.MaxBodyBytes, cfg.MaxArtifactBytes)),
+		HeaderReceived:     g.requestConfig,
 		Logger:             fasthttpLogger{g.log},
 	}
 	g.restore(ctx)
@@ -212,10 +214,22 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 }
 
+// requestConfig picks the body limit from the request line, before fasthttp
+// reads the body: only artifact uploads may be as large as MaxArtifactBytes.
+func (g *Gateway) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	limit := g.cfg.MaxBodyBytes
+	if bytes.HasPrefix(h.RequestURI(), []byte(prefixSystem+"artifacts")) {
+		limit = g.cfg.MaxArtifactBytes
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: int(limit)}
+}
+
 // serverError answers errors fasthttp meets before the handler runs
 // (malformed requests, bodies past MaxRequestBodySize) with the JSON shape.
 func (g *Gateway) serverError(ctx *fasthttp.RequestCtx, err error) {
-	if !errors.Is(err, fasthttp.ErrBodyTooLarge) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		err = fmt.Errorf("%w: request body: %w", ErrTooLarge, err)
+	} else {
 		err = fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	writeError(ctx, err)

@@ -100,6 +100,10 @@ func (h *harness) start(opts ...option) {
 	h.base = "http://" + ln.Addr().String()
 	h.done = make(chan error, 1)
 	go func() { h.done <- g.Serve(ln) }()
+	// Wait until Serve runs: a Shutdown before it would not stop it.
+	if r := h.do(http.MethodGet, "/healthz", nil); r.status != http.StatusOK {
+		h.t.Fatalf("healthz = %d %s", r.status, r.body)
+	}
 }
 
 // stop shuts the server down, closes the gateway and the store.

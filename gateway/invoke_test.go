@@ -109,7 +109,7 @@ func TestInvokeErrors(t *testing.T) {
 		{"bad client timeout", "/function/slow", nil, []reqOpt{withHeader("X-Timeout", "soon")}, 400, codeBadRequest, "X-Timeout"},
 		{"negative client timeout", "/function/slow", nil, []reqOpt{withHeader("X-Timeout", "-1s")}, 400, codeBadRequest, "X-Timeout"},
 		{"body too large", "/function/f", make([]byte, 2000), nil, 413, codeTooLarge, "exceeds"},
-		{"body past the server limit", "/function/f", make([]byte, 5000), nil, 413, codeTooLarge, ""},
+		{"body past the artifact limit", "/function/f", make([]byte, 5000), nil, 413, codeTooLarge, "exceeds"},
 		{"panic", "/function/f/panic", nil, nil, 500, codeInternal, "panicked"},
 		{"invalid status", "/function/f/status/1000", nil, nil, 502, codeFunctionError, "invalid HTTP status"},
 	}
