@@ -119,7 +119,7 @@ func FuzzParseDeployment(f *testing.F) {
 		if verr := s.pool.Validate(); verr != nil {
 			t.Fatalf("accepted an invalid pool config: %v", verr)
 		}
-		if s.timeout <= 0 || !s.abi.Valid() || s.memoryLimit < 0 || s.runtime == "" && d.Annotations[AnnotationRuntime] != "" {
+		if s.timeout <= 0 || !s.abi.Valid() || s.memoryLimit < 0 {
 			t.Fatalf("accepted bad settings %+v", s)
 		}
 		if validDigest(d.Image) != nil {
