@@ -80,6 +80,15 @@ func (f *function) newGuest(ctx context.Context, cm wazero.CompiledModule, env [
 		_ = mod.Close(ctx)
 		return nil, fmt.Errorf("wasm: %s: %w", f.spec.Name, err)
 	}
+	r := f.r
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("wasm: %s: runtime closed", f.spec.Name)
+	}
+	r.live[g] = struct{}{}
+	r.mu.Unlock()
 	g.callCtx = interrupt.WithController(withEnv(f.r.ctx, g.env), g.ctrl)
 	g.storeMem()
 	return g, nil
@@ -115,8 +124,17 @@ func (g *guest) run() bool {
 	if g.closed || g.started {
 		return false
 	}
+	r := g.f.r
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return false
+	}
+	r.running.Add(1)
+	r.mu.Unlock()
 	g.started = true
 	go func() {
+		defer r.running.Done()
 		_, err := g.mod.ExportedFunction("_start").Call(g.callCtx)
 		g.storeMem()
 		g.exitErr = err
@@ -125,11 +143,17 @@ func (g *guest) run() bool {
 	return true
 }
 
-// stop aborts the guest at its next interrupt check, wakes it from sleep
-// and (through the kill channel) from a blocking stdin read.
+// stop aborts the guest at its next yield, wakes it from sleep and
+// (through the kill channel) from a blocking stdin read.
+//
+// It uses Controller.Stop rather than Kill: Kill also zeroes the budget
+// global from this goroutine, which races (for the Go memory model and the
+// race detector) with the interpreter's reads of it on the guest's
+// goroutine. Stop touches only Go state, and the guest aborts at its next
+// yield, at most about one quantum later. Nobody waits for that.
 func (g *guest) stop() {
 	g.killOnce.Do(func() {
-		g.ctrl.Kill()
+		g.ctrl.Stop()
 		close(g.kill)
 	})
 }
@@ -148,8 +172,10 @@ func (g *guest) close() {
 	g.mu.Unlock()
 	g.stop()
 	release := func() {
-		g.ctrl.Stop()
 		_ = g.mod.Close(g.f.r.ctx)
+		g.f.r.mu.Lock()
+		delete(g.f.r.live, g)
+		g.f.r.mu.Unlock()
 	}
 	if !started {
 		release()

@@ -126,6 +126,12 @@ type Runtime struct {
 	// a new cache entry can be attributed to the compilation that wrote it.
 	compileMu sync.Mutex
 
+	// live holds the instances not yet closed (guarded by mu); running
+	// counts their guest goroutines, so Close can stop and wait for them
+	// before closing the wazero runtimes under them.
+	live    map[*guest]struct{}
+	running sync.WaitGroup
+
 	instances atomic.Uint64
 	ctx       context.Context // for background closes
 }
@@ -152,6 +158,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg:     cfg,
 		name:    cfg.Engine.String(),
 		engines: make(map[int64]*engine),
+		live:    make(map[*guest]struct{}),
 		ctx:     context.WithoutCancel(ctx),
 	}
 	r.log = log.With(logKeyRuntime, r.name)
@@ -189,8 +196,9 @@ func (r *Runtime) Name() string { return r.name }
 // Stats returns the compiled-module cache statistics.
 func (r *Runtime) Stats() Stats { return r.compiled.stats() }
 
-// Close closes every compiled module and wazero runtime. Instances still
-// alive stop working; close them first.
+// Close stops every instance still alive (as Instance.Close does), waits
+// until their guests returned (or ctx ends), then closes every compiled
+// module and wazero runtime.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -200,9 +208,26 @@ func (r *Runtime) Close(ctx context.Context) error {
 	r.closed = true
 	engines := r.engines
 	r.engines = nil
+	live := make([]*guest, 0, len(r.live))
+	for g := range r.live {
+		live = append(live, g)
+	}
 	r.mu.Unlock()
 
+	for _, g := range live {
+		g.close()
+	}
+	done := make(chan struct{})
+	go func() {
+		r.running.Wait()
+		close(done)
+	}()
 	var errs []error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("waiting for guests to stop: %w", context.Cause(ctx)))
+	}
 	for _, cm := range r.compiled.purge() {
 		errs = append(errs, cm.Close(ctx))
 	}

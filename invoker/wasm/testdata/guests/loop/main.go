@@ -50,9 +50,7 @@ func main() {
 		case "/hog":
 			for {
 				b := make([]byte, 1<<20)
-				for i := range b {
-					b[i] = byte(i)
-				}
+				b[0] = 1
 				sink = append(sink, b)
 			}
 		case "/fs":

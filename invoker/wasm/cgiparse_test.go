@@ -1,0 +1,150 @@
+package wasm
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lumos-edge/lumos/invoker"
+)
+
+func TestParseCGI(t *testing.T) {
+	plain := []invoker.Header{{Name: "Content-Type", Value: plainText}}
+	tests := []struct {
+		name   string
+		out    string
+		status int
+		header []invoker.Header
+		body   string
+		err    error
+	}{
+		{"empty", "", 200, plain, "", nil},
+		{"no headers", "hello world\n", 200, plain, "hello world\n", nil},
+		{"crlf headers", "Content-Type: text/html\r\nX-A: 1\r\n\r\n<p>", 200,
+			[]invoker.Header{{Name: "Content-Type", Value: "text/html"}, {Name: "X-A", Value: "1"}}, "<p>", nil},
+		{"lf headers", "Content-Type: a/b\n\nbody\n\nmore", 200, []invoker.Header{{Name: "Content-Type", Value: "a/b"}}, "body\n\nmore", nil},
+		{"status", "Status: 404 Not Found\r\n\r\n", 404, nil, "", nil},
+		{"status lower case, code only", "status: 201\n\ncreated", 201, nil, "created", nil},
+		{"location redirects", "Location: /elsewhere\n\n", 302, []invoker.Header{{Name: "Location", Value: "/elsewhere"}}, "", nil},
+		{"location with status", "Status: 301\nLocation: /x\n\n", 301, []invoker.Header{{Name: "Location", Value: "/x"}}, "", nil},
+		{"bad status", "Status: abc\n\n", 0, nil, "", invoker.ErrProtocol},
+		{"status too short", "Status: 99\n\n", 0, nil, "", invoker.ErrProtocol},
+		{"header-like without blank line", "Content-Type: text/plain\n", 200, plain, "Content-Type: text/plain\n", nil},
+		{"leading blank line", "\nContent-Type: x\n\n", 200, plain, "\nContent-Type: x\n\n", nil},
+		{"not a token", "Hello world: yes\n\nbody", 200, plain, "Hello world: yes\n\nbody", nil},
+		{"repeated headers kept", "Set-Cookie: a=1\nSet-Cookie: b=2\n\n", 200,
+			[]invoker.Header{{Name: "Set-Cookie", Value: "a=1"}, {Name: "Set-Cookie", Value: "b=2"}}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := parseCGI([]byte(tt.out))
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("err = %v, want %v", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Status != tt.status || !slices.Equal(resp.Header, tt.header) || string(resp.Body) != tt.body {
+				t.Errorf("got %d %v %q", resp.Status, resp.Header, resp.Body)
+			}
+		})
+	}
+}
+
+func FuzzParseCGI(f *testing.F) {
+	for _, s := range []string{"", "x", "Status: 200\r\n\r\nok", "A: b\n\n", "Location: /\n\n", "a\n\nb", "Status: 9999\n\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, out []byte) {
+		resp, err := parseCGI(out)
+		if err != nil {
+			if !errors.Is(err, invoker.ErrProtocol) {
+				t.Fatalf("error %v is not ErrProtocol", err)
+			}
+			return
+		}
+		if resp.Status < 100 || resp.Status > 999 {
+			t.Fatalf("status %d", resp.Status)
+		}
+		if !bytes.HasSuffix(out, resp.Body) {
+			t.Fatalf("body %q is not a suffix of the output", resp.Body)
+		}
+		for _, h := range resp.Header {
+			if !isToken([]byte(h.Name)) || strings.ContainsAny(h.Value, "\r\n\x00") {
+				t.Fatalf("bad header %q", h)
+			}
+		}
+	})
+}
+
+func FuzzScanImports(f *testing.F) {
+	f.Add(buildModule(importEntryBytes("env", "memory", 2, []byte{0, 1}), true))
+	f.Add(buildModule(importEntryBytes("wasi_snapshot_preview1", "fd_write", 0, []byte{0x60, 0, 0}), true))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x02\x05\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		imps, err := scanImports(b)
+		if err != nil {
+			return
+		}
+		for i, im := range imps {
+			if im.kind != importFunc && i != len(imps)-1 {
+				t.Fatalf("scan went past a non-function import: %v", imps)
+			}
+		}
+	})
+}
+
+func TestScanImports(t *testing.T) {
+	b := buildModule(importEntryBytes("env", "g", 3, []byte{0x7f, 0}), true)
+	imps, err := scanImports(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imps) != 1 || imps[0] != (importEntry{module: "env", name: "g", kind: importGlobal}) {
+		t.Errorf("imports = %v", imps)
+	}
+	if _, err := scanImports([]byte("\x00asm\x01\x00\x00\x00\x02\x0a\x01\x03env")); err == nil {
+		t.Error("truncated import section accepted")
+	}
+	if _, err := scanImports(append(b[:8:8], 2, 0x80, 0x80, 0x80, 0x80, 0x80)); err == nil {
+		t.Error("overlong LEB128 accepted")
+	}
+}
+
+func TestTailWriter(t *testing.T) {
+	var w tailWriter
+	big := strings.Repeat("a", stderrTail-10)
+	w.Write([]byte("fatal error: out of "))
+	w.Write([]byte("memory\n"))
+	w.Write([]byte(big))
+	w.Write([]byte("0123456789tail"))
+	s := w.String()
+	if len(s) != stderrTail || !strings.HasSuffix(s, "0123456789tail") {
+		t.Errorf("tail of %d bytes ends %q", len(s), s[max(0, len(s)-20):])
+	}
+	if strings.Contains(s, "out of memory") || !w.sawOutOfMemory() {
+		t.Errorf("out-of-memory message: in tail %v, seen %v", strings.Contains(s, "out of memory"), w.sawOutOfMemory())
+	}
+	var w2 tailWriter
+	w2.Write([]byte(strings.Repeat("b", 3*stderrTail)))
+	if w2.String() != strings.Repeat("b", stderrTail) || w2.sawOutOfMemory() {
+		t.Error("one large write")
+	}
+}
+
+func TestHeaderEnvKey(t *testing.T) {
+	tests := map[string]string{
+		"X-Test": "HTTP_X_TEST", "accept": "HTTP_ACCEPT", "a_b": "HTTP_A_B",
+		"": "", "X Test": "", "X=1": "", "ü": "",
+	}
+	for in, want := range tests {
+		if got := headerEnvKey(in); got != want {
+			t.Errorf("headerEnvKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
