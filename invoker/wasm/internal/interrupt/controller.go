@@ -15,9 +15,9 @@ import (
 const (
 	initialBudget = 1 << 12 // until the first yield calibrates it
 	minBudget     = 1 << 6
-	maxBudget     = 1 << 30
+	maxBudget     = 1 << 16
 	// idleBudget is what yield grants a guest that runs with no controller.
-	idleBudget = maxBudget
+	idleBudget = 1 << 30
 )
 
 // DefaultQuantum is how often a running guest yields when NewController gets
