@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lumos-edge/lumos/functions"
+	"github.com/lumos-edge/lumos/gateway"
+	"github.com/lumos-edge/lumos/gateway/store"
+	"github.com/lumos-edge/lumos/invoker/wasm"
+	"github.com/lumos-edge/lumos/pool"
+)
+
+// passwordFile holds the admin password inside the data dir (mode 0600), so
+// the CLI on the same machine finds it without flags.
+const passwordFile = "admin-password"
+
+// serveOptions is everything `lumos serve` can be told.
+type serveOptions struct {
+	addr           string
+	dataDir        string
+	defaultRuntime string
+	bundled        bool
+	adminUser      string
+	adminPassword  string
+	maxBody        int64
+	maxArtifact    int64
+	defaultTimeout time.Duration
+	maxTimeout     time.Duration
+	compiledCache  int64
+	logLevel       string
+	logOut         io.Writer
+}
+
+func newServeCmd() *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway, with the bundled functions deployed",
+		Long: "Run the Lumos gateway. Deployed functions and artifacts persist in the data dir.\n" +
+			"At first start an admin password is generated and stored there (file admin-password).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.logOut = cmd.ErrOrStderr()
+			srv, err := startServer(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Lumos %s serving on %s (data in %s)\n", version, srv.url, o.dataDir)
+			for _, name := range srv.bundled {
+				fmt.Fprintf(out, "  function %-6s %s/function/%s\n", name, srv.url, name)
+			}
+			fmt.Fprintf(out, "Try:\n  curl -s %s/function/hello\n  curl -s '%s/function/fib?n=25'\n", srv.url, srv.url)
+			fmt.Fprintf(out, "Admin API (/system/*): user %q, password in %s\n", srv.creds.User, filepath.Join(o.dataDir, passwordFile))
+			<-cmd.Context().Done()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 10*time.Second)
+			defer cancel()
+			return srv.Close(ctx)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.addr, "addr", envOr("LUMOS_ADDR", "127.0.0.1:8080"), "listen address (env LUMOS_ADDR)")
+	fl.StringVar(&o.dataDir, "data-dir", envOr("LUMOS_DATA", defaultDataDir()), "data dir: functions, artifacts, compile cache, credentials (env LUMOS_DATA)")
+	fl.StringVar(&o.defaultRuntime, "runtime", "wasm-aot", "runtime for deployments that name none: wasm-aot or wasm-interp")
+	fl.BoolVar(&o.bundled, "bundled", true, "deploy the bundled sample functions (hello, echo, fib, json) when absent")
+	fl.StringVar(&o.adminUser, "admin-user", envOr("LUMOS_ADMIN_USER", "admin"), "admin user (env LUMOS_ADMIN_USER)")
+	fl.StringVar(&o.adminPassword, "admin-password", os.Getenv("LUMOS_ADMIN_PASSWORD"), "admin password (env LUMOS_ADMIN_PASSWORD; default: generated at first start and stored)")
+	fl.Int64Var(&o.maxBody, "max-body", 16<<20, "largest request body a function accepts, bytes (413 beyond)")
+	fl.Int64Var(&o.maxArtifact, "max-artifact", 128<<20, "largest artifact upload, bytes (413 beyond)")
+	fl.DurationVar(&o.defaultTimeout, "timeout", 30*time.Second, "invocation timeout for functions that set none")
+	fl.DurationVar(&o.maxTimeout, "max-timeout", 5*time.Minute, "largest invocation timeout a function or caller may ask for")
+	fl.Int64Var(&o.compiledCache, "compiled-cache", 0, "bytes of compiled modules kept in memory per runtime (0: the runtime's default)")
+	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// server is a running gateway with everything it owns.
+type server struct {
+	url     string
+	creds   store.Credentials
+	bundled []string
+	gw      *gateway.Gateway
+	st      *store.Store
+	rts     []*wasm.Runtime
+	done    chan error
+}
+
+// startServer wires the store, the runtimes and the gateway, deploys the
+// bundled functions when absent, and starts serving.
+func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	if o.logOut == nil {
+		o.logOut = os.Stderr
+	}
+	logger := slog.New(slog.NewTextHandler(o.logOut, &slog.HandlerOptions{Level: level}))
+
+	s := &server{done: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if s.st, err = store.Open(o.dataDir, logger); err != nil {
+		return nil, err
+	}
+	if s.creds, err = adminCredentials(s.st, o); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(o.dataDir, passwordFile), []byte(s.creds.Password+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write admin password file: %w", err)
+	}
+
+	runtimes := map[string]gateway.Runtime{}
+	for _, rc := range []struct {
+		name   string
+		engine wasm.Engine
+	}{{"wasm-interp", wasm.Interpreter}, {"wasm-aot", wasm.Compiler}} {
+		rt, err := wasm.New(ctx, wasm.Config{
+			Engine:             rc.engine,
+			CacheDir:           filepath.Join(o.dataDir, "cache", "wazero"),
+			CompiledCacheBytes: o.compiledCache,
+			Logger:             logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("start runtime %s: %w", rc.name, err)
+		}
+		s.rts = append(s.rts, rt)
+		runtimes[rt.Name()] = rt
+	}
+	if _, ok := runtimes[o.defaultRuntime]; !ok {
+		return nil, fmt.Errorf("--runtime %q: not a runtime of this gateway", o.defaultRuntime)
+	}
+
+	s.gw, err = gateway.New(ctx, gateway.Config{
+		Runtimes:         runtimes,
+		DefaultRuntime:   o.defaultRuntime,
+		Store:            s.st,
+		Credentials:      gateway.Credentials{User: s.creds.User, Password: s.creds.Password},
+		MaxBodyBytes:     o.maxBody,
+		MaxArtifactBytes: o.maxArtifact,
+		DefaultTimeout:   o.defaultTimeout,
+		MaxTimeout:       o.maxTimeout,
+		DefaultPool:      pool.DefaultConfig(),
+		Version:          version,
+		Logger:           logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if o.bundled {
+		if s.bundled, err = deployBundled(ctx, s.gw); err != nil {
+			return nil, err
+		}
+	}
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return nil, err
+	}
+	s.url = "http://" + ln.Addr().String()
+	go func() { s.done <- s.gw.Serve(ln) }()
+	return s, nil
+}
+
+// adminCredentials takes the configured password, or the stored one, or
+// generates and stores one at first start.
+func adminCredentials(st *store.Store, o serveOptions) (store.Credentials, error) {
+	if o.adminPassword != "" {
+		c := store.Credentials{User: o.adminUser, Password: o.adminPassword}
+		return c, st.SetCredentials(c)
+	}
+	c, _, err := st.EnsureCredentials()
+	return c, err
+}
+
+// deployBundled deploys every bundled function that is not deployed yet, so
+// an operator's own changes to them survive a restart.
+func deployBundled(ctx context.Context, gw *gateway.Gateway) ([]string, error) {
+	var names []string
+	for _, b := range functions.List() {
+		names = append(names, b.Name)
+		mod, err := functions.Wasm(b.Name)
+		if err != nil {
+			return nil, err
+		}
+		digest, err := gw.PutArtifact(mod)
+		if err != nil {
+			return nil, fmt.Errorf("store bundled %s: %w", b.Name, err)
+		}
+		d := gateway.FunctionDeployment{
+			Service:     b.Name,
+			Image:       digest,
+			Annotations: map[string]string{"lumos.abi": string(b.ABI), "lumos.bundled": "true"},
+		}
+		err = gw.Deploy(ctx, d, false)
+		if errors.Is(err, gateway.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("deploy bundled %s: %w", b.Name, err)
+		}
+	}
+	return names, nil
+}
+
+// Close stops serving and releases everything, in reverse order of start.
+func (s *server) Close(ctx context.Context) error {
+	var errs []error
+	if s.gw != nil {
+		if s.url != "" {
+			errs = append(errs, s.gw.Shutdown(ctx))
+		}
+		errs = append(errs, s.gw.Close(ctx))
+	}
+	for _, rt := range s.rts {
+		errs = append(errs, rt.Close(ctx))
+	}
+	if s.st != nil {
+		errs = append(errs, s.st.Close())
+	}
+	return errors.Join(errs...)
+}
