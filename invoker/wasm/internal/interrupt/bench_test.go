@@ -4,6 +4,7 @@ package interrupt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/lumos-edge/lumos/invoker"
 )
 
 // benchVariant is one way of running the Go guest on the compiler engine.
@@ -139,14 +142,18 @@ func BenchmarkOverhead(b *testing.B) {
 // 1 ms at a time. It reports the probe's lateness: p50, p99 and max, in ms.
 // Each b.N iteration is a one-second window.
 func BenchmarkLiveness(b *testing.B) {
-	for _, instrumented := range []bool{false, true} {
-		name := "none"
-		if instrumented {
-			name = "budget"
-		}
+	for _, v := range []struct {
+		name         string
+		instrumented bool
+		workers      int
+	}{
+		{"noWasm", false, 0}, // baseline: the machine's own scheduling noise
+		{"none", false, runtime.GOMAXPROCS(0)},
+		{"budget", true, runtime.GOMAXPROCS(0)},
+	} {
+		name, instrumented, workers := v.name, v.instrumented, v.workers
 		b.Run(name, func(b *testing.B) {
 			r := newRuntime(b, wazero.NewRuntimeConfigCompiler())
-			workers := runtime.GOMAXPROCS(0)
 			reactors := make([]*reactor, workers)
 			for i := range reactors {
 				reactors[i] = newReactor(b, r, instrumented, 0)
@@ -216,5 +223,36 @@ func BenchmarkInstrument(b *testing.B) {
 		if _, err := Instrument(guestWasm); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDeadlineOvershoot measures requirement (a): how long after its
+// deadline an endless compiled call returns its timeout error (spin: a tight
+// loop; fib60: deep recursion that would take years). Every iteration uses a
+// fresh instance, since an interrupted instance must be discarded.
+func BenchmarkDeadlineOvershoot(b *testing.B) {
+	for _, w := range []struct {
+		export string
+		arg    []uint64
+	}{{"spin", nil}, {"fib", []uint64{60}}} {
+		b.Run(w.export, func(b *testing.B) {
+			r := newRuntime(b, wazero.NewRuntimeConfigCompiler())
+			var over []time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				rc := newReactor(b, r, true, 0)
+				b.StartTimer()
+				deadline := time.Now().Add(20 * time.Millisecond)
+				_, err := rc.call(context.Background(), deadline, w.export, w.arg...)
+				over = append(over, time.Since(deadline))
+				if !errors.Is(err, invoker.ErrTimeout) {
+					b.Fatalf("err = %v, want a timeout", err)
+				}
+				_ = rc.mod.Close(context.Background())
+			}
+			slices.Sort(over)
+			b.ReportMetric(float64(over[len(over)/2])/float64(time.Millisecond), "p50-over-ms")
+			b.ReportMetric(float64(over[len(over)-1])/float64(time.Millisecond), "max-over-ms")
+		})
 	}
 }
