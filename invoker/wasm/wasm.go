@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/lumos-edge/lumos/invoker/wasm/internal/interrupt"
 )
 
 // Engine selects wazero's execution engine.
@@ -58,8 +60,8 @@ const (
 	DefaultCompiledCacheBytes int64 = 1 << 30
 	// DefaultMemoryLimit caps an instance's linear memory.
 	DefaultMemoryLimit int64 = 128 << 20
-	// DefaultQuantum is how often a running guest is asked to yield.
-	DefaultQuantum = 2 * time.Millisecond
+	// DefaultQuantum is about how often a running guest yields.
+	DefaultQuantum = interrupt.DefaultQuantum
 )
 
 // Config configures a Runtime. Zero fields take their defaults.
