@@ -73,9 +73,10 @@ func (c *Controller) Bind(mod api.Module) error {
 	return nil
 }
 
-// setLocked writes the budget. The guest reads and writes it natively on
-// its own goroutine, which the race detector does not see; the Go-side
-// writes (yield on the guest's goroutine, Kill on any) hold c.mu.
+// setLocked writes the budget. Only the guest's goroutine writes it (Bind
+// before the guest runs, yield while it runs): the guest reads and writes it
+// too, natively (invisible to the race detector) or, on the interpreter, in
+// plain Go.
 func (c *Controller) setLocked(v int32) {
 	if c.budget != nil {
 		c.budget.Set(uint64(uint32(v)))
@@ -101,16 +102,16 @@ func (c *Controller) Disarm() {
 	c.deadline = time.Time{}
 }
 
-// Kill aborts the running guest at its next yield (at most about one quantum
-// away; Kill also zeroes the budget to make it sooner). The guest's call
-// returns an error wrapping ErrInterrupted and invoker.ErrTimeout. A killed
-// controller stays killed: every later call under it is aborted at its first
-// yield.
+// Kill aborts the running guest at its next yield, about one quantum away
+// at most. The guest's call returns an error wrapping ErrInterrupted and
+// invoker.ErrTimeout. A killed controller stays killed: every later call
+// under it is aborted at its first yield. Kill does not touch the guest's
+// budget: the guest owns it, and a write from another goroutine would race
+// with the interpreter's plain Go reads.
 func (c *Controller) Kill() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.killed = true
-	c.setLocked(0)
 }
 
 // Stop marks the controller as finished with. It holds no timer or
