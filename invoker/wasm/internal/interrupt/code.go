@@ -242,7 +242,7 @@ func (w *rewriter) expr(r *reader, out []byte, instrument bool) ([]byte, error) 
 			}
 		case immBrTable:
 			var n uint32
-			if n, err = r.u32(); err == nil {
+			if n, err = r.count(); err == nil {
 				for i := uint64(0); i <= uint64(n) && err == nil; i++ {
 					_, err = r.u32()
 				}
@@ -257,7 +257,7 @@ func (w *rewriter) expr(r *reader, out []byte, instrument bool) ([]byte, error) 
 			continue
 		case immSelectT:
 			var n uint32
-			if n, err = r.u32(); err == nil {
+			if n, err = r.count(); err == nil {
 				for i := uint32(0); i < n && err == nil; i++ {
 					err = valType(r)
 				}
@@ -294,7 +294,7 @@ func (w *rewriter) tryTable(r *reader) error {
 	if err := blockType(r); err != nil {
 		return err
 	}
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return err
 	}
@@ -394,15 +394,15 @@ func prefixFE(r *reader) error {
 
 // code rewrites the code section: every body gets the entry check (unless it
 // starts with a loop, whose header check covers the entry) and loop checks.
+// All bodies' sizes and local declarations are checked before any body is
+// decoded, so that a later body cannot hide an implausible count.
 func (w *rewriter) code(payload []byte) ([]byte, error) {
 	r := &reader{b: payload}
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(payload)+len(payload)/8+64)
-	out = appendU32(out, n)
-	var body []byte
+	bodies := make([][]byte, 0, n)
 	for i := uint32(0); i < n; i++ {
 		size, err := r.u32()
 		if err != nil {
@@ -412,34 +412,57 @@ func (w *rewriter) code(payload []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("body %d: %w", i, err)
 		}
+		if _, err := locals(&reader{b: raw}); err != nil {
+			return nil, fmt.Errorf("body %d: %w", i, err)
+		}
+		bodies = append(bodies, raw)
+	}
+	if !r.done() {
+		return nil, fmt.Errorf("%d trailing bytes after %d bodies", len(r.b)-r.off, n)
+	}
+	out := make([]byte, 0, len(payload)+len(payload)/8+64)
+	out = appendU32(out, n)
+	var body []byte
+	for i, raw := range bodies {
 		if body, err = w.body(raw, body[:0]); err != nil {
 			return nil, fmt.Errorf("body %d: %w", i, err)
 		}
 		out = appendU32(out, uint32(len(body)))
 		out = append(out, body...)
 	}
-	if !r.done() {
-		return nil, fmt.Errorf("%d trailing bytes after %d bodies", len(r.b)-r.off, n)
-	}
 	return out, nil
+}
+
+// locals skips a body's local declarations, bounding their total.
+func locals(r *reader) (int, error) {
+	groups, err := r.count()
+	if err != nil {
+		return 0, fmt.Errorf("locals: %w", err)
+	}
+	var total uint64
+	for i := uint32(0); i < groups; i++ {
+		n, err := r.u32()
+		if err != nil {
+			return 0, fmt.Errorf("locals: %w", err)
+		}
+		if total += uint64(n); total > maxLocals {
+			return 0, fmt.Errorf("locals: %w: more than %d locals", errImplausible, maxLocals)
+		}
+		if err := valType(r); err != nil {
+			return 0, fmt.Errorf("locals: %w", err)
+		}
+	}
+	return r.off, nil
 }
 
 // body rewrites one function body into out.
 func (w *rewriter) body(raw, out []byte) ([]byte, error) {
 	r := &reader{b: raw}
-	groups, err := r.u32()
+	end, err := locals(r)
 	if err != nil {
 		return nil, err
 	}
-	for i := uint32(0); i < groups; i++ {
-		if _, err := r.u32(); err != nil {
-			return nil, fmt.Errorf("locals: %w", err)
-		}
-		if err := valType(r); err != nil {
-			return nil, fmt.Errorf("locals: %w", err)
-		}
-	}
-	out = append(out, raw[:r.off]...)
+	out = append(out, raw[:end]...)
 	if r.done() || raw[r.off] != 0x03 {
 		out = append(out, w.check...)
 		w.entries++

@@ -73,9 +73,21 @@ func Instrument(wasm []byte) ([]byte, error) {
 }
 
 func instrument(wasm []byte, mode checkMode) ([]byte, error) {
-	secs, err := splitSections(wasm)
+	// Errors do not stop the checks of later sections: an implausible count
+	// anywhere must be reported (errImplausible) in preference to any other
+	// error, because a caller may hand a rejected module to wazero anyway.
+	var firstErr error
+	note := func(err error) {
+		if err != nil && (firstErr == nil || errors.Is(err, errImplausible) && !errors.Is(firstErr, errImplausible)) {
+			firstErr = err
+		}
+	}
+	secs, err := splitSections(wasm, note)
 	if err != nil {
-		return nil, err
+		note(err)
+		if secs == nil {
+			return nil, firstErr
+		}
 	}
 	var (
 		numTypes, importedFuncs, importedGlobals, definedGlobals uint32
@@ -88,10 +100,10 @@ func instrument(wasm []byte, mode checkMode) ([]byte, error) {
 		case secImport:
 			importedFuncs, importedGlobals, err = countImports(s.payload)
 		case secGlobal:
-			definedGlobals, err = (&reader{b: s.payload}).u32()
+			definedGlobals, err = (&reader{b: s.payload}).count()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("section %d: %w", s.id, err)
+			note(fmt.Errorf("section %d: %w", s.id, err))
 		}
 	}
 	flagIdx := importedGlobals + definedGlobals
@@ -118,16 +130,32 @@ func instrument(wasm []byte, mode checkMode) ([]byte, error) {
 		}
 		return nil
 	}
-	for _, s := range secs {
+	// Rewrite every section before assembling: the code section last, so
+	// that the cheap checks of all other sections (implausible counts that
+	// would make wazero's decoder allocate gigabytes) run first.
+	payloads := make([][]byte, len(secs))
+	for _, pass := range []bool{false, true} {
+		for i, s := range secs {
+			if (s.id == secCode) != pass {
+				continue
+			}
+			p, err := w.section(s, numTypes, flagIdx)
+			if err != nil {
+				note(fmt.Errorf("section %d: %w", s.id, err))
+			}
+			payloads[i] = p
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	for i, s := range secs {
 		if s.id != secCustom {
 			if err := emitMissing(sectionRank[s.id]); err != nil {
 				return nil, err
 			}
 		}
-		p, err := w.section(s, numTypes, flagIdx)
-		if err != nil {
-			return nil, fmt.Errorf("section %d: %w", s.id, err)
-		}
+		p := payloads[i]
 		if p == nil {
 			continue // dropped
 		}
@@ -147,9 +175,11 @@ func instrument(wasm []byte, mode checkMode) ([]byte, error) {
 	return out, nil
 }
 
-// splitSections checks the header and splits the binary into sections,
-// rejecting unknown ids, duplicates and misordering.
-func splitSections(wasm []byte) ([]section, error) {
+// splitSections checks the header and splits the binary into sections. It
+// reports unknown ids, duplicates and misordering through note and goes on
+// (so that later sections still get their plausibility checks); it stops
+// with an error only when the section framing itself is broken.
+func splitSections(wasm []byte, note func(error)) ([]section, error) {
 	if len(wasm) < len(wasmHeader) || !bytes.Equal(wasm[:4], wasmHeader[:4]) {
 		return nil, errors.New("not a WebAssembly binary (bad magic)")
 	}
@@ -157,33 +187,39 @@ func splitSections(wasm []byte) ([]section, error) {
 		return nil, fmt.Errorf("unsupported binary version % x (only core modules, version 1)", wasm[4:8])
 	}
 	r := &reader{b: wasm, off: len(wasmHeader)}
-	var secs []section
+	secs := []section{}
 	last := 0
 	for !r.done() {
 		id, _ := r.byte()
 		size, err := r.u32()
 		if err != nil {
-			return nil, fmt.Errorf("section %d size: %w", id, err)
+			return secs, fmt.Errorf("section %d size: %w", id, err)
 		}
 		payload, err := r.bytes(uint64(size))
 		if err != nil {
-			return nil, fmt.Errorf("section %d: %w", id, err)
+			// Truncated: still check what is there (wazero decodes it too),
+			// then stop.
+			note(fmt.Errorf("section %d: %w", id, err))
+			payload = r.b[r.off:]
+			r.off = len(r.b)
 		}
 		s := section{id: id, payload: payload}
 		if id == secCustom {
 			pr := &reader{b: payload}
 			name, err := pr.name()
 			if err != nil {
-				return nil, fmt.Errorf("custom section name: %w", err)
+				return secs, fmt.Errorf("custom section name: %w", err)
 			}
 			s.name, s.payload = string(name), payload[pr.off:]
 		} else {
 			rank, ok := sectionRank[id]
 			if !ok {
-				return nil, fmt.Errorf("unknown section id %d", id)
+				note(fmt.Errorf("unknown section id %d", id))
+				continue
 			}
 			if rank <= last {
-				return nil, fmt.Errorf("section %d duplicated or out of order", id)
+				note(fmt.Errorf("section %d duplicated or out of order", id))
+				continue
 			}
 			last = rank
 		}
@@ -196,7 +232,7 @@ func splitSections(wasm []byte) ([]section, error) {
 // types, alone or in recursive groups (0x4e), the only forms wazero accepts.
 func countTypes(p []byte) (uint32, error) {
 	r := &reader{b: p}
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return 0, err
 	}
@@ -205,7 +241,7 @@ func countTypes(p []byte) (uint32, error) {
 		members := uint32(1)
 		if !r.done() && r.b[r.off] == 0x4e { // rec group
 			r.off++
-			if members, err = r.u32(); err != nil {
+			if members, err = r.count(); err != nil {
 				return 0, err
 			}
 		}
@@ -235,7 +271,7 @@ func funcType(r *reader) error {
 		return fmt.Errorf("unsupported type form %#x", form)
 	}
 	for vec := 0; vec < 2; vec++ {
-		m, err := r.u32()
+		m, err := r.count()
 		if err != nil {
 			return err
 		}
@@ -270,7 +306,7 @@ func limits(r *reader) error {
 // with the yield import.
 func countImports(p []byte) (funcs, globals uint32, err error) {
 	r := &reader{b: p}
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -371,14 +407,58 @@ func (w *rewriter) section(s section, numTypes, flagIdx uint32) ([]byte, error) 
 		return w.elements(s.payload)
 	case secCode:
 		return w.code(s.payload)
+	case secFunction, secMemory, secTag:
+		if _, err := (&reader{b: s.payload}).count(); err != nil {
+			return nil, err
+		}
+	case secData:
+		if err := w.checkData(s.payload); err != nil {
+			return nil, err
+		}
 	}
 	return s.payload, nil
+}
+
+// checkData checks the data section's counts and sizes; it is copied as is.
+func (w *rewriter) checkData(p []byte) error {
+	r := &reader{b: p}
+	n, err := r.count()
+	if err != nil {
+		return err
+	}
+	for i := uint32(0); i < n; i++ {
+		flags, err := r.u32()
+		if err != nil {
+			return fmt.Errorf("data segment %d: %w", i, err)
+		}
+		switch flags {
+		case 0, 2:
+			if flags == 2 {
+				if _, err := r.u32(); err != nil {
+					return fmt.Errorf("data segment %d: %w", i, err)
+				}
+			}
+			if _, err := w.expr(r, nil, false); err != nil {
+				return fmt.Errorf("data segment %d offset: %w", i, err)
+			}
+		case 1:
+		default:
+			return fmt.Errorf("data segment %d: unknown flags %d", i, flags)
+		}
+		if _, err := r.name(); err != nil { // size-prefixed bytes, size checked
+			return fmt.Errorf("data segment %d: %w", i, err)
+		}
+	}
+	if !r.done() {
+		return errors.New("trailing bytes in data section")
+	}
+	return nil
 }
 
 // globals renumbers ref.func in global initializers and appends the flag.
 func (w *rewriter) globals(p []byte) ([]byte, error) {
 	r := &reader{b: p}
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +493,7 @@ func (w *rewriter) globals(p []byte) ([]byte, error) {
 // and appends the flag's export.
 func (w *rewriter) exports(p []byte, flagIdx uint32) ([]byte, error) {
 	r := &reader{b: p}
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +532,7 @@ func (w *rewriter) exports(p []byte, flagIdx uint32) ([]byte, error) {
 // tables renumbers ref.func in table initializers (typed function references).
 func (w *rewriter) tables(p []byte) ([]byte, error) {
 	r := &reader{b: p}
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return nil, err
 	}
@@ -488,7 +568,7 @@ func (w *rewriter) tables(p []byte) ([]byte, error) {
 // elements renumbers function indexes in all eight element segment forms.
 func (w *rewriter) elements(p []byte) ([]byte, error) {
 	r := &reader{b: p}
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return nil, err
 	}
@@ -538,7 +618,7 @@ func (w *rewriter) element(r *reader, out []byte) ([]byte, error) {
 		}
 		out = append(out, r.b[start:r.off]...)
 	}
-	count, err := r.u32()
+	count, err := r.count()
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,16 @@ import (
 var (
 	errTruncated = errors.New("unexpected end of input")
 	errLEB       = errors.New("malformed LEB128")
+	// errImplausible: a count or size larger than the bytes that could hold
+	// it. wazero's decoder (v1.12.0) allocates from such counts before
+	// reading, so a 10 KB upload can make CompileModule run the process out
+	// of memory; Instrument rejects them first.
+	errImplausible = errors.New("count or size exceeds the bytes left")
 )
+
+// maxLocals bounds the locals one function declares (the limit browsers
+// enforce); wazero allocates a slice of that many before validating.
+const maxLocals = 50_000
 
 // reader walks a byte slice. Every method returns an error instead of
 // panicking on malformed or truncated input.
@@ -57,6 +66,19 @@ func (r *reader) u32() (uint32, error) {
 	return 0, fmt.Errorf("%w: u32 longer than 5 bytes", errLEB)
 }
 
+// count reads a vector length and rejects one larger than the bytes left
+// (every element takes at least one byte).
+func (r *reader) count() (uint32, error) {
+	n, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	if uint64(n) > uint64(len(r.b)-r.off) {
+		return 0, fmt.Errorf("%w: %d elements in %d bytes", errImplausible, n, len(r.b)-r.off)
+	}
+	return n, nil
+}
+
 // signed reads a signed LEB128 of at most maxBytes bytes and returns its value
 // sign-extended to 64 bits (exact for s33 and s32; s64 is only skipped).
 func (r *reader) signed(maxBytes int) (int64, error) {
@@ -97,7 +119,7 @@ func (r *reader) skipUnsigned(maxBytes int) error {
 
 // name reads a length-prefixed byte string.
 func (r *reader) name() ([]byte, error) {
-	n, err := r.u32()
+	n, err := r.count()
 	if err != nil {
 		return nil, err
 	}
