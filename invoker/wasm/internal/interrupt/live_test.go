@@ -62,8 +62,11 @@ func TestGCProceedsDuringLongCall(t *testing.T) {
 }
 
 // TestControllerHammer pounds one controller from many goroutines while its
-// guest runs, under -race: Arm, Disarm, yield (as the guest would) and,
-// at the end, Kill, which must stop the running guest.
+// guest runs, under -race: Arm, Disarm, yield and, at the end, Kill, which
+// must stop the running guest. Calling yield off the guest's goroutine is a
+// test-only liberty that exercises the mutex-protected state; it runs on the
+// compiler engine, whose native budget accesses the race detector cannot see
+// (on the interpreter it would be a real race with the guest).
 func TestControllerHammer(t *testing.T) {
 	r := newRuntime(t, wazero.NewRuntimeConfigCompiler())
 	rc := newReactor(t, r, true, 50*time.Microsecond)
