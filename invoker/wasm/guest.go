@@ -143,17 +143,12 @@ func (g *guest) run() bool {
 	return true
 }
 
-// stop aborts the guest at its next yield, wakes it from sleep and
-// (through the kill channel) from a blocking stdin read.
-//
-// It uses Controller.Stop rather than Kill: Kill also zeroes the budget
-// global from this goroutine, which races (for the Go memory model and the
-// race detector) with the interpreter's reads of it on the guest's
-// goroutine. Stop touches only Go state, and the guest aborts at its next
-// yield, at most about one quantum later. Nobody waits for that.
+// stop aborts the guest at its next yield (about one quantum away at
+// most), wakes it from sleep and (through the kill channel) from a blocking
+// stdin read. Nobody waits for the guest to return.
 func (g *guest) stop() {
 	g.killOnce.Do(func() {
-		g.ctrl.Stop()
+		g.ctrl.Kill()
 		close(g.kill)
 	})
 }
@@ -172,6 +167,7 @@ func (g *guest) close() {
 	g.mu.Unlock()
 	g.stop()
 	release := func() {
+		g.ctrl.Stop()
 		_ = g.mod.Close(g.f.r.ctx)
 		g.f.r.mu.Lock()
 		delete(g.f.r.live, g)
