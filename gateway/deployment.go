@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +49,8 @@ const (
 	AnnotationMaxRequests  = "lumos.max_requests"  // pool.Config.MaxRequests
 	AnnotationMaxMemory    = "lumos.max_memory"    // k8s quantity: pool.Config.MaxMemoryBytes
 	AnnotationIdleTimeout  = "lumos.idle_timeout"  // Go duration: pool.Config.IdleTimeout
+	AnnotationArgs         = "lumos.args"          // JSON array of strings: the program's argv[1:]
+	AnnotationMounts       = "lumos.mounts"        // "host:guest[,host:guest]": read-only directories
 	LabelScaleMin          = "com.openfaas.scale.min"
 	LabelScaleMax          = "com.openfaas.scale.max"
 	LabelScaleZeroDuration = "com.openfaas.scale.zero-duration" // Go duration: idle timeout
@@ -58,6 +62,8 @@ type settings struct {
 	abi         invoker.ABI
 	timeout     time.Duration
 	memoryLimit int64
+	args        []string
+	mounts      []invoker.Mount
 	pool        pool.Config
 }
 
@@ -148,6 +154,8 @@ func parseSettings(d FunctionDeployment, defs defaults) (settings, error) {
 		m := map[string]string{"memory": d.Limits.Memory}
 		set(quantityField(m, "limits", "memory", &s.memoryLimit))
 	}
+	set(argsField(a, &s.args))
+	set(mountsField(a, &s.mounts))
 	if err != nil {
 		return settings{}, err
 	}
@@ -159,6 +167,38 @@ func parseSettings(d FunctionDeployment, defs defaults) (settings, error) {
 			ErrBadRequest, LabelScaleMin, LabelScaleMax, err)
 	}
 	return s, nil
+}
+
+// argsField reads the program's arguments, a JSON array of strings.
+func argsField(a map[string]string, dst *[]string) error {
+	v, ok := a[AnnotationArgs]
+	if !ok {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(v), dst); err != nil {
+		return fieldError("annotations", AnnotationArgs, v, "want a JSON array of strings")
+	}
+	return nil
+}
+
+// mountsField reads read-only directory grants, "host:guest" pairs separated
+// by commas. Both paths must be absolute, and the host path a directory.
+func mountsField(a map[string]string, dst *[]invoker.Mount) error {
+	v, ok := a[AnnotationMounts]
+	if !ok || strings.TrimSpace(v) == "" {
+		return nil
+	}
+	for _, pair := range strings.Split(v, ",") {
+		host, guest, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		if !ok || !path.IsAbs(host) || !path.IsAbs(guest) {
+			return fieldError("annotations", AnnotationMounts, v, "want absolute host:guest pairs separated by commas")
+		}
+		if fi, err := os.Stat(host); err != nil || !fi.IsDir() {
+			return fieldError("annotations", AnnotationMounts, v, fmt.Sprintf("%s is not a directory on the gateway", host))
+		}
+		*dst = append(*dst, invoker.Mount{HostPath: host, GuestPath: guest})
+	}
+	return nil
 }
 
 func fieldError(where, key, value, why string) error {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ func TestParseSettings(t *testing.T) {
 			AnnotationRuntime: "wasm-aot", AnnotationABI: "cgi", AnnotationTimeout: "3s",
 			AnnotationQueueSize: "7", AnnotationQueueTimeout: "250ms", AnnotationMaxRequests: "100",
 			AnnotationMaxMemory: "32Mi", AnnotationIdleTimeout: "90s",
+			AnnotationArgs: `["-v", "a b"]`, AnnotationMounts: "/tmp:/data, /:/root",
 		},
 		Labels: map[string]string{LabelScaleMin: "1", LabelScaleMax: "6", LabelScaleZeroDuration: "1m"},
 		Limits: &FunctionResources{Memory: "128M"},
@@ -50,10 +52,22 @@ func TestParseSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := settings{runtime: "wasm-aot", abi: invoker.ABICGI, timeout: 3 * time.Second, memoryLimit: 128e6,
+		args:   []string{"-v", "a b"},
+		mounts: []invoker.Mount{{HostPath: "/tmp", GuestPath: "/data"}, {HostPath: "/", GuestPath: "/root"}},
 		pool: pool.Config{MinWarm: 1, MaxInstances: 6, IdleTimeout: 90 * time.Second, QueueSize: 7,
 			QueueTimeout: 250 * time.Millisecond, MaxRequests: 100, MaxMemoryBytes: 32 << 20}}
-	if s != want {
+	if !reflect.DeepEqual(s, want) {
 		t.Errorf("settings = %+v\nwant %+v", s, want)
+	}
+	for _, bad := range []map[string]string{
+		{AnnotationArgs: "-v"}, {AnnotationArgs: `[1]`},
+		{AnnotationMounts: "tmp:/data"}, {AnnotationMounts: "/tmp:data"}, {AnnotationMounts: "/tmp"},
+		{AnnotationMounts: "/no/such/dir/anywhere:/data"},
+	} {
+		_, err := parseSettings(FunctionDeployment{Service: "f", Image: img, Annotations: bad}, testDefaults)
+		if !errors.Is(err, ErrBadRequest) {
+			t.Errorf("annotations %v: err = %v, want a bad request", bad, err)
+		}
 	}
 	// Silence means defaults.
 	s, err = parseSettings(FunctionDeployment{Service: "f", Image: img}, testDefaults)

@@ -183,6 +183,8 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 		Artifact:    func(context.Context) ([]byte, error) { return st.Artifact(digest) },
 		Env:         d.EnvVars,
 		MemoryLimit: set.memoryLimit,
+		Args:        set.args,
+		Mounts:      set.mounts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load function %q with runtime %s: %w", d.Service, set.runtime, err)

@@ -69,6 +69,19 @@ type Spec struct {
 	Env map[string]string
 	// MemoryLimit caps an instance's memory in bytes; 0 means the runtime's default.
 	MemoryLimit int64
+	// Args are the program's arguments after its name (argv[1:]).
+	Args []string
+	// Mounts grant the function read-only access to host directories. A
+	// function sees no filesystem at all unless its spec grants one.
+	Mounts []Mount
+}
+
+// Mount makes a host directory visible to a function, read-only.
+type Mount struct {
+	// HostPath is an absolute directory on the gateway's machine.
+	HostPath string
+	// GuestPath is where the function sees it, absolute ("/data").
+	GuestPath string
 }
 
 // Function is a function prepared for one runtime: validated and compiled (a

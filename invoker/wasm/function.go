@@ -53,6 +53,10 @@ type function struct {
 	// env is the spec's environment as sorted KEY=VALUE strings, without
 	// LUMOS_ABI (the runtime sets it).
 	env []string
+	// args is argv: the function's name, then the spec's Args.
+	args []string
+	// fs grants the spec's read-only mounts; nil means no filesystem at all.
+	fs wazero.FSConfig
 
 	compileMu sync.Mutex
 	closed    atomic.Bool
@@ -92,6 +96,13 @@ func (r *Runtime) Load(ctx context.Context, spec invoker.Spec) (invoker.Function
 		spec: spec,
 		eng:  eng,
 		key:  cacheKey{digest: spec.Digest, pages: pages, instrument: instrumentVersion},
+	}
+	f.args = append([]string{spec.Name}, spec.Args...)
+	if len(spec.Mounts) > 0 {
+		f.fs = wazero.NewFSConfig()
+		for _, m := range spec.Mounts {
+			f.fs = f.fs.WithReadOnlyDirMount(m.HostPath, m.GuestPath)
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
 		if k != envABI {

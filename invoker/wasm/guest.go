@@ -62,7 +62,7 @@ func (f *function) newGuest(ctx context.Context, cm wazero.CompiledModule, env [
 	cfg := wazero.NewModuleConfig().
 		WithName(g.id).
 		WithStartFunctions().
-		WithArgs(f.spec.Name).
+		WithArgs(f.args...).
 		WithStdin(stdin).
 		WithStdout(stdout).
 		WithStderr(&g.stderr).
@@ -71,6 +71,9 @@ func (f *function) newGuest(ctx context.Context, cm wazero.CompiledModule, env [
 		WithNanosleep(g.sleep).
 		WithOsyield(runtime.Gosched).
 		WithRandSource(rand.Reader)
+	if f.fs != nil {
+		cfg = cfg.WithFSConfig(f.fs)
+	}
 	mod, err := f.eng.rt.InstantiateModule(ctx, cm, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("wasm: %s: instantiate: %w", f.spec.Name, g.classify(err))

@@ -178,10 +178,18 @@ func TestCGI(t *testing.T) {
 	}
 }
 
+// TestThirdPartyModulesAsCGI runs cat programs built by the Rust, Zig, Zig-cc
+// and TinyGo toolchains: with no grant they see no file and print nothing;
+// given a read-only mount and a file argument, they print the file.
 func TestThirdPartyModulesAsCGI(t *testing.T) {
 	mods, err := filepath.Glob("testdata/thirdparty/*.wasm")
 	if err != nil || len(mods) != 4 {
 		t.Fatalf("third-party modules: %v %v", mods, err)
+	}
+	dir := t.TempDir()
+	const content = "a file the function was granted\n"
+	if err := os.WriteFile(filepath.Join(dir, "note.txt"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	for _, eng := range engines {
 		r := newTestRuntime(t, Config{Engine: eng})
@@ -191,11 +199,28 @@ func TestThirdPartyModulesAsCGI(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				f := load(t, r, specOf(strings.TrimSuffix(filepath.Base(path), ".wasm"), invoker.ABICGI, bin))
+				name := strings.TrimSuffix(filepath.Base(path), ".wasm")
+				f := load(t, r, specOf(name, invoker.ABICGI, bin))
 				resp := invokeOnce(t, f, &invoker.Request{Method: "POST", Path: "/", Body: []byte("ignored")})
-				// cat with no file arguments prints nothing and exits 0.
 				if resp.Status != 200 || len(resp.Body) != 0 {
-					t.Errorf("got %d %q", resp.Status, resp.Body)
+					t.Errorf("no grant: got %d %q", resp.Status, resp.Body)
+				}
+
+				spec := specOf(name+"-granted", invoker.ABICGI, bin)
+				spec.Args = []string{"note.txt"}
+				spec.Mounts = []invoker.Mount{{HostPath: dir, GuestPath: "/"}}
+				resp = invokeOnce(t, load(t, r, spec), &invoker.Request{Method: "GET", Path: "/"})
+				if resp.Status != 200 || string(resp.Body) != content {
+					t.Errorf("granted: got %d %q, want the file", resp.Status, resp.Body)
+				}
+
+				// The grant is read-only and ends at the mount.
+				spec = specOf(name+"-outside", invoker.ABICGI, bin)
+				spec.Args = []string{"../../etc/passwd"}
+				spec.Mounts = []invoker.Mount{{HostPath: dir, GuestPath: "/"}}
+				inst := instance(t, load(t, r, spec), nil)
+				if resp, err := inst.Invoke(context.Background(), &invoker.Request{Method: "GET", Path: "/"}, nil); err == nil && strings.Contains(string(resp.Body), "root:") {
+					t.Errorf("read outside the mount: %q", resp.Body)
 				}
 			})
 		}
