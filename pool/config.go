@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Defaults used by DefaultConfig. RATIONALE-pool.md explains each choice.
+// Defaults used by DefaultConfig. RATIONALE.md explains each choice.
 const (
 	// DefaultMaxInstances caps one function at 2x the cores of the
 	// two-core target machine: CPU-bound functions only time-share beyond

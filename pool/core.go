@@ -7,7 +7,7 @@ import (
 	"github.com/lumos-edge/lumos/invoker"
 )
 
-// Tuning of the background work. RATIONALE-pool.md explains the values.
+// Tuning of the background work. RATIONALE.md explains the values.
 const (
 	// minTick and maxTick bound the janitor's period (IdleTimeout/4 between them).
 	minTick = 5 * time.Millisecond

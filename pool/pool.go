@@ -5,7 +5,7 @@
 // prewarms ahead of demand and scales idle instances down to MinWarm.
 //
 // One mutex guards all state; factory calls and instance Close never run
-// under it. RATIONALE-pool.md explains the policy.
+// under it. RATIONALE.md explains the policy.
 package pool
 
 import (

@@ -31,7 +31,7 @@ type benchVariant struct {
 // benchVariants: (1) no interruption at all, (2) WithCloseOnContextDone and
 // a deadline context, (3) Instrument's budget checks with an armed
 // controller, and for reference (4) flag-only checks (the cheapest possible
-// check; unusable alone, see RATIONALE-timeouts.md) with nothing setting the
+// check; unusable alone, see RATIONALE.md) with nothing setting the
 // flag.
 func benchVariants() []benchVariant {
 	plainCall := func(closeOnDone bool) func(b *testing.B, name string) func(uint64) error {

@@ -114,7 +114,7 @@ type checkMode int
 const (
 	// checkBudget decrements the budget global and calls yield when it drops
 	// to zero or below. The guest needs nobody to raise a flag: see
-	// RATIONALE-timeouts.md for why a flag cannot work.
+	// RATIONALE.md for why a flag cannot work.
 	checkBudget checkMode = iota
 	// checkFlag only tests the global and calls yield when it is non-zero.
 	// Kept for benchmarks (the cost of the cheapest possible check).

@@ -30,7 +30,7 @@ const DefaultQuantum = time.Millisecond
 // the Go scheduler and GC in (runtime.Gosched), and grants a new budget sized
 // so that the next yield comes about one quantum later. No timer or other
 // goroutine is involved: a goroutine cannot be relied on to interrupt the
-// guest, since it may need the very P the guest holds (RATIONALE-timeouts.md).
+// guest, since it may need the very P the guest holds (RATIONALE.md).
 //
 // A Controller is safe for concurrent use: the invoker arms and disarms it
 // around each call and may Kill it from any goroutine.

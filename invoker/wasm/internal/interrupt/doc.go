@@ -15,5 +15,5 @@
 // where the Controller sizes the next budget so that yields come about once
 // per quantum.
 //
-// See RATIONALE-timeouts.md beside the wasm invoker for the measurements.
+// See RATIONALE.md in this package for the measurements.
 package interrupt

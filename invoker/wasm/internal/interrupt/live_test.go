@@ -56,7 +56,7 @@ func TestGCProceedsDuringLongCall(t *testing.T) {
 	t.Run("plain", func(t *testing.T) {
 		if gcDuringCall(t, false) {
 			t.Fatal("runtime.GC() finished during an uninstrumented compiled call: " +
-				"wazero now preempts compiled code, revisit RATIONALE-timeouts.md")
+				"wazero now preempts compiled code, revisit RATIONALE.md")
 		}
 	})
 }
