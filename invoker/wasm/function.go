@@ -13,7 +13,6 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/lumos-edge/lumos/invoker"
-	"github.com/lumos-edge/lumos/invoker/wasm/internal/interrupt"
 )
 
 // Estimated in-memory cost of a compiled module per byte of module, by
@@ -149,7 +148,7 @@ func (f *function) compiled(ctx context.Context, tl *invoker.Timeline, countStat
 		return nil, fmt.Errorf("artifact: %w", err)
 	}
 	start := time.Now()
-	cm, fromDisk, err := f.r.compile(ctx, f.eng, bin)
+	cm, fromDisk, err := f.r.compile(ctx, f.eng, f.spec.Digest, bin)
 	if err != nil {
 		return nil, err
 	}
@@ -163,14 +162,14 @@ func (f *function) compiled(ctx context.Context, tl *invoker.Timeline, countStat
 	return e, nil
 }
 
-// compile instruments and compiles bin, then validates its imports and
+// compile instruments (see instrument) and compiles bin, then validates its imports and
 // exports. fromDisk reports that the compiler's disk cache (or its
 // in-memory engine) already held the code: no new cache entry was written.
-func (r *Runtime) compile(ctx context.Context, eng *engine, bin []byte) (cm wazero.CompiledModule, fromDisk bool, err error) {
+func (r *Runtime) compile(ctx context.Context, eng *engine, digest string, bin []byte) (cm wazero.CompiledModule, fromDisk bool, err error) {
 	if err := checkMagic(bin); err != nil {
 		return nil, false, err
 	}
-	inst, err := interrupt.Instrument(bin)
+	inst, err := r.instrument(digest, bin)
 	if err != nil {
 		return nil, false, fmt.Errorf("instrument: %w", err)
 	}

@@ -184,6 +184,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 func countCacheEntries(dir string) int {
 	n := 0
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == instrumentedDir {
+			return filepath.SkipDir // ours, not wazero's
+		}
 		if err == nil && !d.IsDir() && !strings.HasSuffix(d.Name(), ".tmp") {
 			n++
 		}
