@@ -228,8 +228,14 @@ func newListCmd(cf *clientFlags) *cobra.Command {
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tRUNTIME\tABI\tINVOCATIONS\tREPLICAS\tIMAGE")
+			orDefault := func(v string) string {
+				if v == "" {
+					return "(default)"
+				}
+				return v
+			}
 			for _, f := range fns {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\n", f.Name, f.Annotations["lumos.runtime"], f.Annotations["lumos.abi"],
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\n", f.Name, orDefault(f.Annotations["lumos.runtime"]), orDefault(f.Annotations["lumos.abi"]),
 					int64(f.InvocationCount), f.Replicas, shortDigest(f.Image))
 			}
 			return w.Flush()

@@ -161,7 +161,7 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 		return nil, err
 	}
 	if o.bundled {
-		if s.bundled, err = deployBundled(ctx, s.gw); err != nil {
+		if s.bundled, err = deployBundled(ctx, s.gw, o.defaultRuntime); err != nil {
 			return nil, err
 		}
 	}
@@ -188,7 +188,7 @@ func adminCredentials(st *store.Store, o serveOptions) (store.Credentials, error
 
 // deployBundled deploys every bundled function that is not deployed yet, so
 // an operator's own changes to them survive a restart.
-func deployBundled(ctx context.Context, gw *gateway.Gateway) ([]string, error) {
+func deployBundled(ctx context.Context, gw *gateway.Gateway, runtime string) ([]string, error) {
 	var names []string
 	for _, b := range functions.List() {
 		names = append(names, b.Name)
@@ -203,7 +203,7 @@ func deployBundled(ctx context.Context, gw *gateway.Gateway) ([]string, error) {
 		d := gateway.FunctionDeployment{
 			Service:     b.Name,
 			Image:       digest,
-			Annotations: map[string]string{"lumos.abi": string(b.ABI), "lumos.bundled": "true"},
+			Annotations: map[string]string{"lumos.runtime": runtime, "lumos.abi": string(b.ABI), "lumos.bundled": "true"},
 		}
 		err = gw.Deploy(ctx, d, false)
 		if errors.Is(err, gateway.ErrConflict) {
