@@ -29,6 +29,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrTooLarge: a body is larger than the gateway accepts. 413.
 	ErrTooLarge = errors.New("too large")
+	// ErrHeadersTooLarge: a request carries more headers, or more header
+	// bytes, than a function may be handed. 431.
+	ErrHeadersTooLarge = errors.New("request headers too large")
 	// ErrClosed: the gateway is shutting down. 503.
 	ErrClosed = errors.New("gateway closed")
 )
@@ -41,6 +44,7 @@ const (
 	codeMethodNotAllowed = "method_not_allowed"
 	codeConflict         = "conflict"
 	codeTooLarge         = "too_large"
+	codeHeadersTooLarge  = "headers_too_large"
 	codeQueueFull        = "queue_full"
 	codeFunctionError    = "function_error"
 	codeUnavailable      = "unavailable"
@@ -73,8 +77,11 @@ func errorStatus(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, codeTooLarge
 	case errors.Is(err, invoker.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, codeTimeout
+	case errors.Is(err, ErrHeadersTooLarge):
+		return http.StatusRequestHeaderFieldsTooLarge, codeHeadersTooLarge
 	case errors.Is(err, invoker.ErrTrap), errors.Is(err, invoker.ErrExit),
-		errors.Is(err, invoker.ErrProtocol), errors.Is(err, invoker.ErrOutOfMemory):
+		errors.Is(err, invoker.ErrProtocol), errors.Is(err, invoker.ErrOutOfMemory),
+		errors.Is(err, invoker.ErrInstanceLost):
 		return http.StatusBadGateway, codeFunctionError
 	case errors.Is(err, invoker.ErrUnavailable), errors.Is(err, pool.ErrClosed),
 		errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):

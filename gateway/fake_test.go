@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,7 @@ func (i *fakeInstance) Close(context.Context) error {
 //	/trap      fail with ErrTrap ("unreachable executed")
 //	/hop       answer hop-by-hop headers that must not be forwarded
 //	/status/N  answer status N
+//	/lost      on the function's first instance: fail with ErrInstanceLost
 //	/block     signal entered, then wait for release
 //	anything else: echo (body, method, path, query, X-In header, version).
 type echoRuntime struct {
@@ -120,6 +122,9 @@ func (e *echoRuntime) runtime() *fakeRuntime {
 					},
 				}
 				inst.invoke = func(ctx context.Context, req *invoker.Request, tl *invoker.Timeline) (*invoker.Response, error) {
+					if req.Path == "/lost" && strings.HasSuffix(inst.id, "-1") {
+						return nil, fmt.Errorf("fake: exited while idle: %w", invoker.ErrInstanceLost)
+					}
 					return e.serve(ctx, s, req, tl)
 				}
 				return inst, nil

@@ -29,9 +29,6 @@ type version struct {
 	state atomic.Int64
 	// replicas is the last scale request (nil if none); guarded by Gateway.mu.
 	replicas *int
-	// fnHandedOver: a successor version shares fn, so closing v closes only
-	// its pool. Set before v is retired.
-	fnHandedOver bool
 }
 
 const retiredBit = int64(1) << 62
@@ -75,9 +72,6 @@ func (g *Gateway) closeVersion(v *version) {
 	defer cancel()
 	if err := v.pool.Close(ctx); err != nil {
 		g.log.Warn("close pool", logKeyFunction, v.name, logKeyErr, err)
-	}
-	if v.fnHandedOver {
-		return
 	}
 	if err := v.fn.Close(ctx); err != nil {
 		g.log.Warn("close function", logKeyFunction, v.name, logKeyErr, err)
@@ -270,9 +264,8 @@ func (g *Gateway) remove(name string) error {
 }
 
 // scale sets name's warm minimum to replicas (clamped to its maximum).
-// Scaling to 0 drops the idle instances now: the pool only reaps idle
-// instances after IdleTimeout, so the function moves to a fresh, empty pool
-// and the old one closes once its in-flight invocations are done.
+// Scaling to 0 also destroys the idle instances now (pool.Trim) rather than
+// after the idle timeout; busy ones finish their request first.
 func (g *Gateway) scale(name string, replicas int) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -282,29 +275,15 @@ func (g *Gateway) scale(name string, replicas int) error {
 	}
 	cfg := v.pool.Config()
 	cfg.MinWarm = min(replicas, cfg.MaxInstances)
-	r := replicas
-	if replicas > 0 {
-		if err := v.pool.SetConfig(cfg); err != nil {
-			return fmt.Errorf("%w: scale %q: %v", ErrBadRequest, name, err)
-		}
-		v.replicas = &r
-		return g.persist(v)
-	}
-	p, err := g.newPool(name, v.fn, cfg)
-	if err != nil {
+	if err := v.pool.SetConfig(cfg); err != nil {
 		return fmt.Errorf("%w: scale %q: %v", ErrBadRequest, name, err)
 	}
-	nv := &version{name: name, dep: v.dep, set: v.set, createdAt: v.createdAt, fn: v.fn, pool: p, calls: v.calls, replicas: &r}
-	if err := g.persist(nv); err != nil {
-		if cerr := p.Close(context.WithoutCancel(g.base)); cerr != nil {
-			g.log.Warn("close unused pool", logKeyErr, cerr)
-		}
-		return err
+	if replicas == 0 {
+		v.pool.Trim() // scale to zero now, not after the idle timeout
 	}
-	v.fnHandedOver = true
-	g.setFunction(name, nv)
-	g.retire(v)
-	return nil
+	r := replicas
+	v.replicas = &r
+	return g.persist(v)
 }
 
 // restore deploys every function recorded in the store, skipping (and

@@ -132,6 +132,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		IdleTimeout:        2 * time.Minute,
 		MaxRequestBodySize: int(max(cfg.MaxBodyBytes, cfg.MaxArtifactBytes)),
 		HeaderReceived:     g.requestConfig,
+		ReadBufferSize:     16 << 10, // request headers past it answer 431; 4 KiB is too little for cookies and JWTs
 		Logger:             fasthttpLogger{g.log},
 	}
 	g.restore(ctx)
@@ -214,11 +215,14 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 }
 
-// requestConfig picks the body limit from the request line, before fasthttp
-// reads the body: only artifact uploads may be as large as MaxArtifactBytes.
+// requestConfig picks the body limit from the request's header, before
+// fasthttp reads the body: only an authorized POST to exactly
+// /system/artifacts may be as large as MaxArtifactBytes, so an anonymous
+// client can never make the gateway buffer more than MaxBodyBytes.
 func (g *Gateway) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	limit := g.cfg.MaxBodyBytes
-	if bytes.HasPrefix(h.RequestURI(), []byte(prefixSystem+"artifacts")) {
+	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
+	if h.IsPost() && string(path) == prefixSystem+"artifacts" && g.authorizedHeader(h) {
 		limit = g.cfg.MaxArtifactBytes
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: int(limit)}
@@ -227,9 +231,13 @@ func (g *Gateway) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 // serverError answers errors fasthttp meets before the handler runs
 // (malformed requests, bodies past MaxRequestBodySize) with the JSON shape.
 func (g *Gateway) serverError(ctx *fasthttp.RequestCtx, err error) {
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		err = fmt.Errorf("%w: request body: %w", ErrTooLarge, err)
-	} else {
+	case errors.As(err, &small):
+		err = fmt.Errorf("%w: %v", ErrHeadersTooLarge, err)
+	default:
 		err = fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	writeError(ctx, err)

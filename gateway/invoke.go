@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/lumos-edge/lumos/invoker"
+	"github.com/lumos-edge/lumos/invoker/frame"
 )
 
 // Response headers the gateway adds to every invocation.
@@ -26,6 +27,10 @@ const (
 
 // maxLookups bounds re-lookups of a function being redeployed.
 const maxLookups = 8
+
+// maxLostRetries bounds the retries of an invocation whose instance was lost
+// before the request reached it (invoker.ErrInstanceLost).
+const maxLostRetries = 2
 
 // invocationPool recycles invocation records when no Recorder holds them.
 var invocationPool = sync.Pool{New: func() any { return new(invoker.Invocation) }}
@@ -105,6 +110,9 @@ func (g *Gateway) serve(rc *fasthttp.RequestCtx, v *version, sub []byte, inv *in
 	if int64(len(body)) > g.cfg.MaxBodyBytes {
 		return nil, fmt.Errorf("%w: request body of %d bytes exceeds %d", ErrTooLarge, len(body), g.cfg.MaxBodyBytes)
 	}
+	if err := checkFrameLimits(rc, sub, body); err != nil {
+		return nil, err
+	}
 	timeout := v.set.timeout
 	if raw := rc.Request.Header.Peek(headerTimeout); len(raw) > 0 {
 		d, err := parseClientTimeout(raw)
@@ -118,7 +126,19 @@ func (g *Gateway) serve(rc *fasthttp.RequestCtx, v *version, sub []byte, inv *in
 
 	ctx, cancel := context.WithTimeout(g.base, timeout)
 	defer cancel()
-	resp, err := g.call(ctx, v, req, inv)
+	var resp *invoker.Response
+	var err error
+	// An instance that broke while idle is replaced; the request never
+	// reached it, so a retry cannot run it twice.
+	for attempt := 0; attempt <= maxLostRetries; attempt++ {
+		if err = ctx.Err(); err != nil {
+			break // spent before an instance was even asked: destroy none
+		}
+		resp, err = g.call(ctx, v, req, inv)
+		if !errors.Is(err, invoker.ErrInstanceLost) {
+			break
+		}
+	}
 	if err != nil && ctx.Err() == context.DeadlineExceeded && !errors.Is(err, invoker.ErrTimeout) {
 		err = fmt.Errorf("%w after %v: %w", invoker.ErrTimeout, timeout, err)
 	}
@@ -155,12 +175,35 @@ func (g *Gateway) call(ctx context.Context, v *version, req *invoker.Request, in
 	case err != nil:
 	case resp == nil:
 		err = fmt.Errorf("function %q: %w: instance returned no response", v.name, invoker.ErrProtocol)
-	case resp.Status != 0 && (resp.Status < 100 || resp.Status > 599):
+	case resp.Status != 0 && (resp.Status < 200 || resp.Status > 599):
+		// 1xx is never a final answer: a client would wait for another.
 		err = fmt.Errorf("function %q: %w: invalid HTTP status %d", v.name, invoker.ErrProtocol, resp.Status)
 		resp = nil
 	}
 	healthy = err == nil
 	return resp, err
+}
+
+// checkFrameLimits refuses a request whose headers or body exceed the limits
+// a function's SDK reads a request with (the loop ABI's frame limits; the cgi
+// ABI gets the same, so a function sees one contract). A request beyond them
+// is the client's error, answered before any instance is touched, not a
+// function's failure.
+func checkFrameLimits(rc *fasthttp.RequestCtx, sub, body []byte) error {
+	requestLimits := frame.DefaultLimits()
+	if int64(len(body)) > requestLimits.MaxBodyBytes {
+		return fmt.Errorf("%w: request body of %d bytes exceeds a function's limit of %d", ErrTooLarge, len(body), requestLimits.MaxBodyBytes)
+	}
+	count, meta := 0, len(rc.Method())+len(sub)+len(rc.URI().QueryString())
+	for k, v := range rc.Request.Header.All() {
+		count++
+		meta += len(k) + len(v)
+	}
+	if count > requestLimits.MaxHeaders || meta > requestLimits.MaxMetaBytes {
+		return fmt.Errorf("%w: %d headers, %d bytes of path, query and headers; a function accepts %d headers and %d bytes",
+			ErrHeadersTooLarge, count, meta, requestLimits.MaxHeaders, requestLimits.MaxMetaBytes)
+	}
+	return nil
 }
 
 // parseClientTimeout reads X-Timeout: a Go duration ("1.5s") or seconds ("2").

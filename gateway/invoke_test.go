@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -112,6 +113,8 @@ func TestInvokeErrors(t *testing.T) {
 		{"body past the artifact limit", "/function/f", make([]byte, 5000), nil, 413, codeTooLarge, "exceeds"},
 		{"panic", "/function/f/panic", nil, nil, 500, codeInternal, "panicked"},
 		{"invalid status", "/function/f/status/1000", nil, nil, 502, codeFunctionError, "invalid HTTP status"},
+		{"1xx status", "/function/f/status/101", nil, nil, 502, codeFunctionError, "invalid HTTP status"},
+		{"too many headers", "/function/f", nil, []reqOpt{manyHeaders(300)}, 431, codeHeadersTooLarge, "a function accepts 256 headers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,5 +228,28 @@ func TestClosedGatewayAnswers503(t *testing.T) {
 	loaded, fnClosed, created, instClosed := h.rt.counts()
 	if loaded != fnClosed || created != instClosed {
 		t.Errorf("leak after Close: loaded %d closed %d, instances %d closed %d", loaded, fnClosed, created, instClosed)
+	}
+}
+
+func manyHeaders(n int) reqOpt {
+	return func(r *http.Request) {
+		for i := range n {
+			r.Header.Set(fmt.Sprintf("X-H%d", i), "v")
+		}
+	}
+}
+
+// TestInstanceLostIsRetried: an instance that broke while idle fails with
+// ErrInstanceLost before the request reached it; the gateway destroys it and
+// serves the request on a fresh instance.
+func TestInstanceLostIsRetried(t *testing.T) {
+	h := newHarness(t)
+	h.deploy("f", "v1", nil, nil)
+	r := h.do(http.MethodGet, "/function/f/lost", nil)
+	if r.status != 200 || r.header.Get("X-Lumos-Instance") != "f-2" {
+		t.Fatalf("got %d from %q (%s), want 200 from a second instance", r.status, r.header.Get("X-Lumos-Instance"), r.body)
+	}
+	if _, _, created, closed := h.rt.counts(); created != 2 || closed < 1 {
+		t.Fatalf("created %d closed %d instances, want the lost one destroyed and one more made", created, closed)
 	}
 }

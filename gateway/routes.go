@@ -72,7 +72,12 @@ func methodNotAllowed(rc *fasthttp.RequestCtx, allow string) {
 // authorized checks HTTP Basic credentials or a Bearer token (the
 // password) in constant time.
 func (g *Gateway) authorized(rc *fasthttp.RequestCtx) bool {
-	auth := string(rc.Request.Header.Peek(fasthttp.HeaderAuthorization))
+	return g.authorizedHeader(&rc.Request.Header)
+}
+
+// authorizedHeader checks the Authorization header of h.
+func (g *Gateway) authorizedHeader(h *fasthttp.RequestHeader) bool {
+	auth := string(h.Peek(fasthttp.HeaderAuthorization))
 	want := g.cfg.Credentials
 	scheme, rest, _ := strings.Cut(auth, " ")
 	switch {

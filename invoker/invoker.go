@@ -132,6 +132,10 @@ var (
 	ErrOutOfMemory = errors.New("function ran out of memory")
 	// ErrUnavailable: the runtime cannot serve now (containerd is down). 503.
 	ErrUnavailable = errors.New("runtime unavailable")
+	// ErrInstanceLost: the instance broke while idle (it exited, or misbehaved
+	// between requests) and none of the request reached it. The caller may
+	// retry on another instance.
+	ErrInstanceLost = errors.New("instance lost before the request reached it")
 )
 
 // PhaseName names a phase of a cold start or an invocation.

@@ -381,6 +381,22 @@ func (p *Pool[I]) SetConfig(cfg Config) error {
 	return nil
 }
 
+// Trim destroys now the idle instances above MinWarm (least recently used
+// first) instead of leaving them to IdleTimeout, and forgets the recent
+// demand that would keep single-use spares ready. Scaling to zero is
+// SetConfig with MinWarm 0, then Trim. Busy instances are not touched.
+func (p *Pool[I]) Trim() {
+	var t todo[I]
+	p.mu.Lock()
+	if over := len(p.idle) - p.cfg.MinWarm; over > 0 && !p.closed {
+		p.dropOldestIdleLocked(&t, over)
+	}
+	p.lastAcquire = time.Time{}
+	p.peakBusy, p.prevPeakBusy = 0, 0
+	p.mu.Unlock()
+	p.finish(&t)
+}
+
 // Config returns the current policy.
 func (p *Pool[I]) Config() Config {
 	p.mu.Lock()

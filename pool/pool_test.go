@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -440,6 +441,43 @@ func TestRecycle(t *testing.T) {
 				t.Fatalf("after recycling: instance %d %q, want a new cold one", l.Instance.id, l.Start)
 			}
 			p.Release(l, true)
+		})
+	}
+}
+
+// TestTrim scales a prewarmed pool to zero at once, busy instances excepted,
+// for both kinds of instance.
+func TestTrim(t *testing.T) {
+	for _, singleUse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("singleUse=%v", singleUse), func(t *testing.T) {
+			ff := &fakeFactory{singleUse: singleUse}
+			cfg := testConfig()
+			cfg.MinWarm = 3
+			cfg.IdleTimeout = time.Hour // only Trim can remove them
+			p := newTestPool(t, cfg, ff)
+			eventually(t, func() bool { return p.Stats().Idle == 3 }, "3 prewarmed idle")
+			busy := mustAcquire(t, p)
+			// A single-use pool starts a spare for the one taken: let it land.
+			eventually(t, func() bool { return p.Stats().Starting == 0 }, "background starts done")
+			idle := p.Stats().Idle
+
+			cfg.MinWarm = 0
+			if err := p.SetConfig(cfg); err != nil {
+				t.Fatal(err)
+			}
+			p.Trim()
+			if s := p.Stats(); s.Idle != 0 || s.Busy != 1 {
+				t.Fatalf("after Trim: %+v, want no idle instance and the busy one kept", s)
+			}
+			eventually(t, func() bool { return p.Stats().Destroyed == uint64(idle) }, "the idle instances destroyed")
+			if busy.Instance.closes.Load() != 0 {
+				t.Fatal("Trim closed a busy instance")
+			}
+			p.Release(busy, true)
+			time.Sleep(50 * time.Millisecond) // a janitor tick or two
+			if s := p.Stats(); s.Starting != 0 || (!singleUse && s.Idle != 1) {
+				t.Fatalf("after Trim and release: %+v, want nothing restarted", s)
+			}
 		})
 	}
 }

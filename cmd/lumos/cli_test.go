@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,5 +69,28 @@ func TestCLI(t *testing.T) {
 		if err != nil || !strings.Contains(out, "Usage:") {
 			t.Fatalf("lumos %s --help: %v %q", sub, err, out)
 		}
+	}
+}
+
+// TestAdminUser: a configured admin user name applies to the generated password too.
+func TestAdminUser(t *testing.T) {
+	o := testOptions(t.TempDir())
+	o.adminUser, o.adminPassword = "ops", ""
+	srv, err := startServer(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	pass, err := os.ReadFile(filepath.Join(o.dataDir, passwordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{base: srv.url, user: "ops", pass: strings.TrimSpace(string(pass)), http: http.DefaultClient}
+	if err := c.doJSON(context.Background(), http.MethodGet, "/system/info", nil, nil); err != nil {
+		t.Fatalf("ops with the generated password: %v", err)
+	}
+	c.user = "admin"
+	if err := c.doJSON(context.Background(), http.MethodGet, "/system/info", nil, nil); err == nil {
+		t.Fatal("the default user still works after another was configured")
 	}
 }

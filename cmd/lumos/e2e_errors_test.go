@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -113,14 +112,32 @@ func TestInvokeErrors(t *testing.T) {
 	if a := invoke(t, srv, "nope", "", nil); a.status != 404 || a.errorCode(t) != "not_found" {
 		t.Fatalf("unknown function: %d %q", a.status, a.body)
 	}
-	if a := invoke(t, srv, "echo", "", bytes.Repeat([]byte("x"), 2<<20)); a.status != 413 || a.errorCode(t) != "too_large" {
+	// A body that declares more than the limit is refused before it is read.
+	if a := rawRequest(t, srv, "POST /function/echo HTTP/1.1\r\nHost: lumos\r\nContent-Length: "+fmt.Sprint(2<<20)+"\r\n\r\n"); a.status != 413 || a.errorCode(t) != "too_large" {
 		t.Fatalf("body over the limit: %d %q", a.status, a.body)
+	}
+	// Past the headers a function may be handed: 431, and no instance is blamed.
+	var head strings.Builder
+	head.WriteString("GET /function/hello HTTP/1.1\r\nHost: lumos\r\n")
+	for i := range 300 {
+		fmt.Fprintf(&head, "X-H%d: v\r\n", i)
+	}
+	head.WriteString("\r\n")
+	if a := rawRequest(t, srv, head.String()); a.status != 431 || a.errorCode(t) != "headers_too_large" {
+		t.Fatalf("too many headers: %d %q", a.status, a.body)
 	}
 	// An upload that declares more than the limit is refused before its body is read.
 	big := rawRequest(t, srv, "POST /system/artifacts HTTP/1.1\r\nHost: lumos\r\nAuthorization: Bearer "+testPassword+
 		"\r\nContent-Type: application/wasm\r\nContent-Length: "+fmt.Sprint(33<<20)+"\r\n\r\n")
 	if big.status != 413 || big.errorCode(t) != "too_large" {
 		t.Fatalf("artifact over the limit: %d %q", big.status, big.body)
+	}
+	// Without credentials an upload gets the small body limit, so an
+	// anonymous client cannot make the gateway buffer an artifact's worth.
+	anon := rawRequest(t, srv, "POST /system/artifacts HTTP/1.1\r\nHost: lumos\r\n"+
+		"Content-Type: application/wasm\r\nContent-Length: "+fmt.Sprint(2<<20)+"\r\n\r\n")
+	if anon.status != 413 {
+		t.Fatalf("anonymous upload over the body limit: %d %q", anon.status, anon.body)
 	}
 
 	for _, abi := range []string{"loop", "cgi"} {

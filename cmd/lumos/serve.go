@@ -176,14 +176,19 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 }
 
 // adminCredentials takes the configured password, or the stored one, or
-// generates and stores one at first start.
+// generates and stores one at first start; the configured user name applies
+// in every case.
 func adminCredentials(st *store.Store, o serveOptions) (store.Credentials, error) {
 	if o.adminPassword != "" {
 		c := store.Credentials{User: o.adminUser, Password: o.adminPassword}
 		return c, st.SetCredentials(c)
 	}
 	c, _, err := st.EnsureCredentials()
-	return c, err
+	if err != nil || o.adminUser == "" || c.User == o.adminUser {
+		return c, err
+	}
+	c.User = o.adminUser // a configured user keeps the stored (or generated) password
+	return c, st.SetCredentials(c)
 }
 
 // deployBundled deploys every bundled function that is not deployed yet, so

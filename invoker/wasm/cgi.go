@@ -149,7 +149,9 @@ func cgiEnv(f *function, req *invoker.Request) []string {
 }
 
 // headerEnvKey returns HTTP_NAME for a header name, or "" if the name has
-// bytes other than letters, digits and '-' (which could collide or smuggle).
+// bytes other than letters, digits and '-'. A name with '_' is dropped, as
+// nginx and Apache do: X_Forwarded_For would otherwise land in the same
+// HTTP_X_FORWARDED_FOR as the X-Forwarded-For a trusted proxy sets.
 func headerEnvKey(name string) string {
 	if name == "" {
 		return ""
@@ -163,7 +165,7 @@ func headerEnvKey(name string) string {
 			b.WriteByte(c - 'a' + 'A')
 		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 			b.WriteByte(c)
-		case c == '-' || c == '_':
+		case c == '-':
 			b.WriteByte('_')
 		default:
 			return ""

@@ -139,7 +139,7 @@ func TestTailWriter(t *testing.T) {
 
 func TestHeaderEnvKey(t *testing.T) {
 	tests := map[string]string{
-		"X-Test": "HTTP_X_TEST", "accept": "HTTP_ACCEPT", "a_b": "HTTP_A_B",
+		"X-Test": "HTTP_X_TEST", "accept": "HTTP_ACCEPT", "a_b": "", "X_Forwarded_For": "",
 		"": "", "X Test": "", "X=1": "", "ü": "",
 	}
 	for in, want := range tests {

@@ -203,7 +203,7 @@ func (r *Runtime) compile(ctx context.Context, eng *engine, digest string, bin [
 // (memory and data segments ready), its _start runs at Invoke.
 func (f *function) NewInstance(ctx context.Context, tl *invoker.Timeline) (invoker.Instance, error) {
 	if f.closed.Load() {
-		return nil, fmt.Errorf("wasm: %s: function closed", f.spec.Name)
+		return nil, fmt.Errorf("wasm: %s: function closed: %w", f.spec.Name, invoker.ErrUnavailable)
 	}
 	e, err := f.compiled(ctx, tl, true)
 	if err != nil {

@@ -88,7 +88,7 @@ func (f *function) newGuest(ctx context.Context, cm wazero.CompiledModule, env [
 	if r.closed {
 		r.mu.Unlock()
 		_ = mod.Close(ctx)
-		return nil, fmt.Errorf("wasm: %s: runtime closed", f.spec.Name)
+		return nil, fmt.Errorf("wasm: %s: runtime closed: %w", f.spec.Name, invoker.ErrUnavailable)
 	}
 	r.live[g] = struct{}{}
 	r.mu.Unlock()

@@ -82,16 +82,28 @@ func (g *guest) exitedErr(when string) error {
 // response frame, its exit or ctx's end.
 func (l *loopInstance) Invoke(ctx context.Context, req *invoker.Request, tl *invoker.Timeline) (*invoker.Response, error) {
 	if l.broken {
-		return nil, fmt.Errorf("wasm %s: instance broken by an earlier error", l.g.id)
+		return nil, fmt.Errorf("wasm %s: %w: broken by an earlier error", l.g.id, invoker.ErrInstanceLost)
+	}
+	if err := ctx.Err(); err != nil {
+		// Nothing was sent: the instance stays as healthy as it was.
+		return nil, fmt.Errorf("wasm %s: %w before the request was sent (%w)", l.g.id, invoker.ErrTimeout, err)
+	}
+	start := time.Now()
+	select {
+	case <-l.g.exited:
+		l.broken = true
+		return nil, fmt.Errorf("wasm %s: %w: %w", l.g.id, invoker.ErrInstanceLost, l.g.exitedErr("while idle"))
+	default:
+	}
+	if n := l.in.pending.Load(); n != 0 {
+		l.broken = true
+		return nil, fmt.Errorf("wasm %s: %w: %w: %d bytes of the previous request left unread", l.g.id, invoker.ErrInstanceLost, invoker.ErrProtocol, n)
+	}
+	if err := l.out.begin(); err != nil {
+		l.broken = true
+		return nil, fmt.Errorf("wasm %s: %w: %w", l.g.id, invoker.ErrInstanceLost, err)
 	}
 	l.broken = true // until this invocation succeeds
-	start := time.Now()
-	if n := l.in.pending.Load(); n != 0 {
-		return nil, fmt.Errorf("wasm %s: %w: %d bytes of the previous request left unread", l.g.id, invoker.ErrProtocol, n)
-	}
-	if err := l.out.idle(); err != nil {
-		return nil, fmt.Errorf("wasm %s: %w", l.g.id, err)
-	}
 	var err error
 	if l.req, err = frame.AppendRequest(l.req[:0], req); err != nil {
 		return nil, fmt.Errorf("wasm %s: encode request: %w", l.g.id, err)
@@ -206,6 +218,8 @@ type frameOut struct {
 	buf  []byte
 	want int // length of the frame being received, 0 until its header arrived
 	err  error
+	// inflight: a request was sent and its response not yet taken.
+	inflight bool
 }
 
 func newFrameOut() *frameOut {
@@ -220,46 +234,58 @@ func (o *frameOut) signal() {
 	}
 }
 
-// Write implements io.Writer on the guest's goroutine.
+// Write implements io.Writer on the guest's goroutine. It keeps at most one
+// response frame: a write while no request is in flight, or past the end of
+// the frame its header announced, breaks the protocol, and every later write
+// fails at once, so a guest flooding stdout never grows the host's memory.
 func (o *frameOut) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.err != nil {
 		return 0, o.err
 	}
-	o.buf = append(o.buf, p...)
-	if o.want == 0 {
-		n, ok, err := frame.FrameLen(o.buf)
-		switch {
-		case err != nil:
-			o.err = fmt.Errorf("%w: stdout: %w", invoker.ErrProtocol, err)
-		case ok && n > o.max:
-			o.err = fmt.Errorf("%w: response frame of %d bytes, limit %d", invoker.ErrProtocol, n, o.max)
-		case ok:
-			o.want = n
-		}
-		if o.err != nil {
-			o.buf = nil
-			o.signal()
-			return 0, o.err
+	switch {
+	case !o.inflight:
+		o.err = fmt.Errorf("%w: %d bytes written to stdout between requests", invoker.ErrProtocol, len(p))
+	case o.want > 0 && len(o.buf)+len(p) > o.want:
+		o.err = fmt.Errorf("%w: stdout past the end of a %d-byte response frame", invoker.ErrProtocol, o.want)
+	}
+	if o.err == nil {
+		o.buf = append(o.buf, p...)
+		if o.want == 0 {
+			n, ok, err := frame.FrameLen(o.buf)
+			switch {
+			case err != nil:
+				o.err = fmt.Errorf("%w: stdout: %w", invoker.ErrProtocol, err)
+			case ok && n > o.max:
+				o.err = fmt.Errorf("%w: response frame of %d bytes, limit %d", invoker.ErrProtocol, n, o.max)
+			case ok && len(o.buf) > n:
+				o.err = fmt.Errorf("%w: stdout past the end of a %d-byte response frame", invoker.ErrProtocol, n)
+			case ok:
+				o.want = n
+			}
 		}
 	}
-	if o.want > 0 && len(o.buf) >= o.want {
+	if o.err != nil {
+		o.buf = nil
+		o.signal()
+		return 0, o.err
+	}
+	if o.want > 0 && len(o.buf) == o.want {
 		o.signal()
 	}
 	return len(p), nil
 }
 
-// idle checks that nothing was written since the last response.
-func (o *frameOut) idle() error {
+// begin readies o for the response to a request about to be sent; it fails
+// if the guest broke the protocol while idle.
+func (o *frameOut) begin() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.err != nil {
 		return o.err
 	}
-	if len(o.buf) > 0 {
-		return fmt.Errorf("%w: %d bytes written to stdout between requests", invoker.ErrProtocol, len(o.buf))
-	}
+	o.inflight = true
 	return nil
 }
 
@@ -278,6 +304,7 @@ func (o *frameOut) take() (*invoker.Response, error) {
 		return nil, fmt.Errorf("%w: %w", invoker.ErrProtocol, err)
 	}
 	o.want = 0
+	o.inflight = false
 	if cap(o.buf) > maxKeptBuffer {
 		o.buf = nil
 	} else {

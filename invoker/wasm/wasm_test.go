@@ -558,3 +558,54 @@ func hammer(loop, cgi invoker.Function, w int) error {
 	}
 	return nil
 }
+
+// TestIdleMisbehaviour: a loop guest that answers, then floods stdout or
+// keeps computing while idle, is stopped within the idle grace; the host
+// keeps none of the flood; and the next request learns that the instance was
+// lost before anything of it was sent, so it can go to another instance.
+func TestIdleMisbehaviour(t *testing.T) {
+	for _, eng := range engines {
+		r := newTestRuntime(t, Config{Engine: eng})
+		f := load(t, r, specOf("idle", invoker.ABILoop, loopWasm))
+		for _, path := range []string{"/flood-after", "/spin-after"} {
+			t.Run(eng.String()+path, func(t *testing.T) {
+				inst := instance(t, f, nil)
+				resp, err := inst.Invoke(context.Background(), &invoker.Request{Method: "GET", Path: path}, nil)
+				if err != nil || resp.Status != 200 {
+					t.Fatalf("the answer before misbehaving: %v %v", resp, err)
+				}
+				select {
+				case <-guestOf(inst).exited:
+				case <-time.After(30 * time.Second):
+					t.Fatal("the idle guest was never stopped")
+				}
+				out := inst.(*loopInstance).out
+				out.mu.Lock()
+				kept := len(out.buf)
+				out.mu.Unlock()
+				if kept != 0 {
+					t.Fatalf("the host kept %d bytes of the guest's idle output", kept)
+				}
+				_, err = inst.Invoke(context.Background(), helloReq, nil)
+				if !errors.Is(err, invoker.ErrInstanceLost) {
+					t.Fatalf("next request: %v, want ErrInstanceLost", err)
+				}
+			})
+		}
+	}
+}
+
+// TestExpiredContextKeepsInstance: a request whose deadline passed before it
+// was sent fails with ErrTimeout and leaves the instance serving.
+func TestExpiredContextKeepsInstance(t *testing.T) {
+	r := newTestRuntime(t, Config{Engine: Compiler})
+	inst := instance(t, load(t, r, specOf("expired", invoker.ABILoop, loopWasm)), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := inst.Invoke(ctx, helloReq, nil); !errors.Is(err, invoker.ErrTimeout) {
+		t.Fatalf("expired context: %v, want ErrTimeout", err)
+	}
+	if resp, err := inst.Invoke(context.Background(), helloReq, nil); err != nil || string(resp.Body) != "hello" {
+		t.Fatalf("the instance after an expired request: %v %v", resp, err)
+	}
+}

@@ -45,7 +45,16 @@ type Controller struct {
 	killed    bool
 	stopped   bool
 	deadline  time.Time // zero: no deadline
+	// idleSince is when the last call was disarmed; zero before the first.
+	idleSince time.Time
 }
+
+// IdleGrace is how long a guest may keep computing after its call was
+// disarmed (a runtime finishing up, a guest's own GC) before it is aborted
+// like a timed-out one. An idle guest should be parked in a host call,
+// waiting for its next request; one that spins instead would burn a core
+// with no deadline and hand its next caller a late answer.
+const IdleGrace = 250 * time.Millisecond
 
 // NewController returns a controller that makes a running guest yield about
 // every quantum. A non-positive quantum means DefaultQuantum.
@@ -94,12 +103,15 @@ func (c *Controller) Arm(deadline time.Time) {
 	c.lastYield = time.Now()
 }
 
-// Disarm marks the call as finished. It costs nothing while idle.
+// Disarm marks the call as finished. It costs nothing while the guest is
+// parked in a host call; a guest that keeps computing is aborted once
+// IdleGrace has passed.
 func (c *Controller) Disarm() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.armed = false
 	c.deadline = time.Time{}
+	c.idleSince = time.Now()
 }
 
 // Kill aborts the running guest at its next yield, about one quantum away
@@ -137,6 +149,8 @@ func (c *Controller) yield() error {
 		return fmt.Errorf("%w: controller stopped: %w", ErrInterrupted, invoker.ErrTimeout)
 	case c.armed && !c.deadline.IsZero() && !now.Before(c.deadline):
 		return fmt.Errorf("%w: deadline passed %s ago: %w", ErrInterrupted, now.Sub(c.deadline), invoker.ErrTimeout)
+	case !c.armed && !c.idleSince.IsZero() && now.Sub(c.idleSince) > IdleGrace:
+		return fmt.Errorf("%w: still computing %s after its call ended: %w", ErrInterrupted, now.Sub(c.idleSince), invoker.ErrTimeout)
 	}
 	if !c.lastYield.IsZero() {
 		switch elapsed := now.Sub(c.lastYield); {

@@ -131,6 +131,17 @@ func TestControllerTable(t *testing.T) {
 		{"armed, future deadline", func(c *Controller) { c.Arm(future) }, false},
 		{"armed, past deadline", func(c *Controller) { c.Arm(past) }, true},
 		{"past deadline then disarmed", func(c *Controller) { c.Arm(past); c.Disarm() }, false},
+		{"disarmed, within the idle grace", func(c *Controller) { c.Arm(future); c.Disarm() }, false},
+		{"disarmed, computing past the idle grace", func(c *Controller) {
+			c.Arm(future)
+			c.Disarm()
+			c.idleSince = time.Now().Add(-2 * IdleGrace)
+		}, true},
+		{"re-armed after idling long", func(c *Controller) {
+			c.Disarm()
+			c.idleSince = time.Now().Add(-2 * IdleGrace)
+			c.Arm(future)
+		}, false},
 		{"killed", func(c *Controller) { c.Kill() }, true},
 		{"killed, disarmed", func(c *Controller) { c.Kill(); c.Disarm() }, true},
 		{"stopped", func(c *Controller) { c.Stop() }, true},

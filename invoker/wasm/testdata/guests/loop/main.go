@@ -67,5 +67,17 @@ func main() {
 			fmt.Fprintln(os.Stderr, "write response:", err)
 			os.Exit(5)
 		}
+		switch req.Path {
+		case "/flood-after": // answer, then write to stdout while idle, forever
+			chunk := make([]byte, 1<<20)
+			for {
+				os.Stdout.Write(chunk)
+			}
+		case "/spin-after": // answer, then compute while idle, forever
+			n := 0
+			for {
+				n++
+			}
+		}
 	}
 }
