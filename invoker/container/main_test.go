@@ -111,8 +111,11 @@ func startContainerd(dir string) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("containerd not installed: %w", err)
 	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		return nil, fmt.Errorf("runc not installed: %w", err)
+	// runc is in /usr/sbin on Debian, which a user's PATH may lack; the
+	// shim looks it up in the daemon's PATH.
+	path := os.Getenv("PATH") + string(os.PathListSeparator) + "/usr/sbin:/sbin"
+	if !hasRunc(path) {
+		return nil, errors.New("runc not installed")
 	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("containerd needs root")
@@ -132,6 +135,7 @@ func startContainerd(dir string) (stop func(), err error) {
 	cmd := exec.Command(bin, "--config", cfg, "--root", filepath.Join(dir, "root"),
 		"--state", filepath.Join(dir, "state"), "--address", sock, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "PATH="+path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -174,6 +178,16 @@ func startContainerd(dir string) (stop func(), err error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// hasRunc reports whether runc is in one of path's directories.
+func hasRunc(path string) bool {
+	for _, dir := range filepath.SplitList(path) {
+		if st, err := os.Stat(filepath.Join(dir, "runc")); err == nil && st.Mode()&0o111 != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // needContainerd skips the test when no containerd could be started, or
@@ -275,4 +289,3 @@ func post(path, query, body string) *invoker.Request {
 }
 
 var abis = []invoker.ABI{invoker.ABILoop, invoker.ABICGI}
-
