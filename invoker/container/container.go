@@ -107,6 +107,9 @@ type Runtime struct {
 	// live holds the instances not closed yet.
 	live map[*proc]struct{}
 
+	// imageMu serializes image imports and deletes (not the request path).
+	imageMu sync.Mutex
+
 	ids atomic.Uint64
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/contrib/seccomp"
 	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/images"
 	"github.com/containerd/containerd/oci"
 	"github.com/containerd/containerd/platforms"
 	"github.com/containerd/containerd/snapshots"
@@ -79,6 +80,10 @@ func (r *Runtime) Load(ctx context.Context, spec invoker.Spec) (invoker.Function
 // acquireImage imports the artifact (or reuses the image already imported
 // for its digest) and counts one more user of it.
 func (r *Runtime) acquireImage(ctx context.Context, client *containerd.Client, name string, spec invoker.Spec) (containerd.Image, error) {
+	// Imports and deletes are serialized so that a Function closing the
+	// last user of an image cannot delete it under a Load importing it.
+	r.imageMu.Lock()
+	defer r.imageMu.Unlock()
 	r.mu.Lock()
 	n := r.images[name]
 	if n > 0 {
@@ -132,6 +137,8 @@ func (f *function) Close(ctx context.Context) error {
 		return nil
 	}
 	f.closed = true
+	f.r.imageMu.Lock()
+	defer f.r.imageMu.Unlock()
 	if !f.r.releaseImage(f.imgName) {
 		return nil
 	}
@@ -140,7 +147,7 @@ func (f *function) Close(ctx context.Context) error {
 		return err
 	}
 	ctx = f.r.withNS(context.WithoutCancel(ctx))
-	if err := client.ImageService().Delete(ctx, f.imgName); err != nil && !errdefs.IsNotFound(err) {
+	if err := client.ImageService().Delete(ctx, f.imgName, images.SynchronousDelete()); err != nil && !errdefs.IsNotFound(err) {
 		return wrap("delete image "+f.imgName, err)
 	}
 	return nil

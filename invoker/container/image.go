@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/containerd/images"
 	"github.com/containerd/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -37,6 +38,12 @@ const BinaryPath = "/fn"
 // CGO_ENABLED=0 GOOS=linux GOARCH=amd64; the image has nothing else (no
 // libc, no shell, no /etc).
 func BuildImage(binary []byte) ([]byte, error) {
+	return buildImage(binary, nil)
+}
+
+// buildImage is BuildImage with a hook that edits the image configuration
+// (tests build wrong images with it).
+func buildImage(binary []byte, edit func(*v1.ConfigFile)) ([]byte, error) {
 	if len(binary) == 0 {
 		return nil, errors.New("container: build image: empty binary")
 	}
@@ -78,6 +85,9 @@ func BuildImage(binary []byte) ([]byte, error) {
 	cf.Config.Entrypoint = []string{BinaryPath}
 	cf.Config.User = "65534:65534"
 	cf.Config.Env = []string{"PATH=/"}
+	if edit != nil {
+		edit(cf)
+	}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return nil, fmt.Errorf("container: build image: %w", err)
 	}
@@ -111,10 +121,15 @@ func (r *Runtime) importImage(ctx context.Context, client *containerd.Client, na
 		}
 		return nil, fmt.Errorf("container: import image: %w: %w", invoker.ErrInvalidArtifact, err)
 	}
+	// A docker-archive's RepoTags also become images: the gateway names
+	// images by digest only, so drop those names (the content stays,
+	// referenced by name).
 	var rec images.Image
 	for _, im := range imgs {
 		if im.Name == name {
 			rec = im
+		} else if err := client.ImageService().Delete(ctx, im.Name); err != nil && !errdefs.IsNotFound(err) {
+			return nil, wrap("delete image "+im.Name, err)
 		}
 	}
 	if rec.Name == "" {
