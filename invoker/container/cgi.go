@@ -96,7 +96,8 @@ func (c *cgiInstance) ID() string { return c.p.id }
 // Reusable reports false: a cgi instance serves one request.
 func (c *cgiInstance) Reusable() bool { return false }
 
-// MemoryBytes returns the memory limit (see loopInstance.MemoryBytes).
+// MemoryBytes returns the memory limit: the task has exited by the time
+// anyone asks.
 func (c *cgiInstance) MemoryBytes() int64 { return c.p.f.memory }
 
 // Close deletes task, container and snapshot.

@@ -117,9 +117,9 @@ func (l *loopInstance) ID() string { return l.p.id }
 // Reusable reports true: a loop instance serves requests until an error.
 func (l *loopInstance) Reusable() bool { return true }
 
-// MemoryBytes returns the memory limit: the container's memory use is not
-// sampled yet (see RATIONALE.md).
-func (l *loopInstance) MemoryBytes() int64 { return l.p.f.memory }
+// MemoryBytes returns the task's memory use as its cgroup counts it (page
+// cache included), or its limit when the cgroup cannot be read.
+func (l *loopInstance) MemoryBytes() int64 { return l.p.memoryBytes() }
 
 // Close ends the task's stdin, then deletes task, container and snapshot.
 func (l *loopInstance) Close(ctx context.Context) error {

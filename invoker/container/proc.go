@@ -42,6 +42,9 @@ type proc struct {
 	// cancelWait stops the goroutine waiting for the task's exit.
 	cancelWait context.CancelFunc
 
+	// memUsage is the cgroup file of the task's memory use ("" when unknown).
+	memUsage string
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -74,11 +77,25 @@ func (p *proc) startTask(ctx context.Context, stdin io.Reader, stdout io.Writer,
 		return wrap("start task "+p.id, err)
 	}
 	tl.Add(invoker.PhaseTaskStart, start)
+	if usage, _, err := memoryFiles(task.Pid()); err == nil {
+		p.memUsage = usage
+	}
 	go func() {
 		p.status = <-exitC
 		close(p.exited)
 	}()
 	return nil
+}
+
+// memoryBytes returns the task's memory use from its cgroup, or the limit
+// when the cgroup cannot be read.
+func (p *proc) memoryBytes() int64 {
+	if p.memUsage != "" {
+		if n, err := readBytes(p.memUsage); err == nil {
+			return n
+		}
+	}
+	return p.f.memory
 }
 
 // kill sends SIGKILL to the task without waiting for its exit.

@@ -73,12 +73,6 @@ func TestIsolation(t *testing.T) {
 			}
 			return strings.Contains(s, "NoNewPrivs: 1") && strings.Contains(s, "Seccomp: 2")
 		}, "no capabilities, NoNewPrivs 1, Seccomp 2 (filter)"},
-		{"read", "/sys/fs/cgroup/memory/memory.limit_in_bytes", func(s string) bool {
-			return s == fmt.Sprint(64<<20) || strings.HasPrefix(s, "error: ")
-		}, "the memory limit (cgroup v1) or an error (cgroup v2)"},
-		{"read", "/sys/fs/cgroup/pids/pids.max", func(s string) bool {
-			return s == fmt.Sprint(DefaultPidsLimit) || strings.HasPrefix(s, "error: ")
-		}, "the pids limit (cgroup v1) or an error (cgroup v2)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.op+"/"+tc.body, func(t *testing.T) {
@@ -122,6 +116,37 @@ func TestMemoryLimitApplied(t *testing.T) {
 		if err := f.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestCgroupLimits reads a running task's limits and use from its cgroup,
+// as the host sees it.
+func TestCgroupLimits(t *testing.T) {
+	r := newTestRuntime(t, Config{})
+	spec := specOf("echo", invoker.ABILoop, tarballs["echo"])
+	spec.MemoryLimit = 48 << 20
+	f, err := r.Load(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close(context.Background()) })
+	inst := newInstance(t, f, nil)
+	if _, err := invoke(inst, post("/", "", "x"), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	p := inst.(*loopInstance).p
+	usage, limit, err := memoryFiles(p.task.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := readBytes(limit); err != nil || n != 48<<20 {
+		t.Errorf("%s: %d, %v; want %d", limit, n, err, 48<<20)
+	}
+	if usage != p.memUsage {
+		t.Errorf("instance reads %q, want %q", p.memUsage, usage)
+	}
+	if n := inst.MemoryBytes(); n <= 0 || n >= 48<<20 {
+		t.Errorf("MemoryBytes() = %d, want the use under the limit", n)
 	}
 }
 
