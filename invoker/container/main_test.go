@@ -4,19 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd"
-
 	"github.com/lumos-edge/lumos/invoker"
+	"github.com/lumos-edge/lumos/invoker/container/containerdtest"
 )
 
 // Set by TestMain, read-only after it.
@@ -55,11 +52,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		stop, err := startContainerd(filepath.Join(dir, "ctd"))
+		d, err := containerdtest.Start(filepath.Join(dir, "ctd"))
 		if err != nil {
 			daemonErr = err
 		} else {
-			defer stop()
+			daemonSocket = d.Socket
+			defer d.Stop()
 		}
 		return m.Run()
 	}()
@@ -90,117 +88,11 @@ func buildImages(dir string) error {
 	return nil
 }
 
-// containerdConfig disables the plugins the tests do not need (CRI wants
-// CNI and would log errors; the other snapshotters probe the filesystem).
-const containerdConfig = `version = 2
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
-]
-`
-
-// startContainerd starts a private containerd under dir and waits until it
-// answers; stop ends it.
-func startContainerd(dir string) (stop func(), err error) {
-	bin, err := exec.LookPath("containerd")
-	if err != nil {
-		return nil, fmt.Errorf("containerd not installed: %w", err)
-	}
-	// runc is in /usr/sbin on Debian, which a user's PATH may lack; the
-	// shim looks it up in the daemon's PATH.
-	path := os.Getenv("PATH") + string(os.PathListSeparator) + "/usr/sbin:/sbin"
-	if !hasRunc(path) {
-		return nil, errors.New("runc not installed")
-	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("containerd needs root")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(containerdConfig), 0o600); err != nil {
-		return nil, err
-	}
-	sock := filepath.Join(dir, "containerd.sock")
-	logf, err := os.Create(filepath.Join(dir, "containerd.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "--config", cfg, "--root", filepath.Join(dir, "root"),
-		"--state", filepath.Join(dir, "state"), "--address", sock, "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "PATH="+path)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start containerd: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop = func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := containerd.New(sock, containerd.WithTimeout(time.Second))
-		if err == nil {
-			_, err = c.Version(context.Background())
-			c.Close()
-			if err == nil {
-				daemonSocket = sock
-				return stop, nil
-			}
-		}
-		select {
-		case werr := <-exited:
-			logf.Close()
-			out, _ := os.ReadFile(logf.Name())
-			return nil, fmt.Errorf("containerd exited: %v\n%s", werr, out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			stop()
-			out, _ := os.ReadFile(logf.Name())
-			return nil, fmt.Errorf("containerd did not answer: %v\n%s", err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// hasRunc reports whether runc is in one of path's directories.
-func hasRunc(path string) bool {
-	for _, dir := range filepath.SplitList(path) {
-		if st, err := os.Stat(filepath.Join(dir, "runc")); err == nil && st.Mode()&0o111 != 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // needContainerd skips the test when no containerd could be started, or
-// fails it under CI=true, where containerd must work.
+// fails it under CI=true.
 func needContainerd(tb testing.TB) {
 	tb.Helper()
-	if daemonErr == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("containerd is required under CI=true: %v", daemonErr)
-	}
-	tb.Skipf("containerd unavailable (%v); to run: apt-get install containerd runc, run the tests as root (or set CI=true to make this a failure)", daemonErr)
+	containerdtest.Require(tb, daemonErr)
 }
 
 var testNamespaces atomic.Uint64
