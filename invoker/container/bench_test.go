@@ -2,10 +2,19 @@ package container
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/lumos-edge/lumos/invoker"
 )
@@ -102,5 +111,77 @@ func BenchmarkCGIInvoke(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
+	}
+}
+
+// BenchmarkSocketInvoke is BenchmarkLoopInvoke's alternative: the same
+// echo served over HTTP on a unix socket in a directory bind-mounted
+// read-write into the container (see RATIONALE.md).
+func BenchmarkSocketInvoke(b *testing.B) {
+	r := newTestRuntime(b, Config{})
+	f := load(b, r, "sockecho", invoker.ABILoop).(*function)
+	dir, err := os.MkdirTemp("", "lumos-sock-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o777); err != nil { // the function runs as 65534
+		b.Fatal(err)
+	}
+	client, err := r.conn()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := r.withNS(context.Background())
+	id := r.newID()
+	opts := append(f.specOpts(nil),
+		oci.WithProcessArgs(BinaryPath, "/sock/fn.sock"),
+		oci.WithMounts([]specs.Mount{{Type: "bind", Source: dir, Destination: "/sock", Options: []string{"rbind", "rw"}}}))
+	c, err := client.NewContainer(ctx, id,
+		containerd.WithImage(f.img),
+		containerd.WithSnapshotter(r.cfg.Snapshotter),
+		containerd.WithNewSnapshot(id, f.img),
+		containerd.WithNewSpec(opts...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &proc{r: r, f: f, id: id, c: c, exited: make(chan struct{})}
+	defer p.close(context.Background())
+	if err := p.startTask(ctx, nil, io.Discard, nil); err != nil {
+		b.Fatal(err)
+	}
+	sock := filepath.Join(dir, "fn.sock")
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		select {
+		case <-p.exited:
+			b.Fatal(p.exitErr("before listening"))
+		case <-time.After(time.Millisecond):
+		}
+	}
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+	for _, size := range []int{16, 64 << 10, 1 << 20} {
+		b.Run(byteSize(size), func(b *testing.B) {
+			body := strings.Repeat("x", size)
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				resp, err := hc.Post("http://fn/", "text/plain", strings.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				got, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || len(got) != size {
+					b.Fatalf("got %d bytes, %v", len(got), err)
+				}
+			}
+		})
 	}
 }

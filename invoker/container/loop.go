@@ -172,6 +172,9 @@ func (o *frameOut) Write(p []byte) (int, error) {
 			o.err = fmt.Errorf("%w: response frame of %d bytes, limit %d", invoker.ErrProtocol, n, o.max)
 		case ok:
 			o.want = n
+			if cap(o.buf) < n { // one allocation for the whole frame
+				o.buf = append(make([]byte, 0, n), o.buf...)
+			}
 		}
 		if o.err != nil {
 			o.buf = nil

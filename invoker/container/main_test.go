@@ -35,6 +35,8 @@ var testFunctions = map[string]string{
 	"spin":  "../../functions/spin",
 	"crash": "../../functions/crash",
 	"probe": "./testdata/probe",
+	// sockecho serves HTTP on a unix socket (BenchmarkSocketInvoke).
+	"sockecho": "./testdata/sockecho",
 }
 
 // TestMain builds the test functions' images and starts a private
