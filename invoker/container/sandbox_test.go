@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/lumos-edge/lumos/invoker"
+	"github.com/lumos-edge/lumos/invoker/container/containerdtest"
 )
 
 // probe asks the probe function to do op with body, on a loop instance.
@@ -454,4 +455,55 @@ func evenOf[T any](s []T) []T {
 		out = append(out, s[i])
 	}
 	return out
+}
+
+// TestContainerdGoesAway stops a connected containerd: the next Load and
+// NewInstance fail with invoker.ErrUnavailable instead of hanging.
+func TestContainerdGoesAway(t *testing.T) {
+	needContainerd(t)
+	dir, err := os.MkdirTemp("", "lumos-away-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	d, err := containerdtest.Start(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			d.Stop()
+		}
+	}()
+	r, err := New(context.Background(), Config{Address: d.Socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	f, err := r.Load(context.Background(), specOf("hello", invoker.ABILoop, tarballs["hello"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := f.NewInstance(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := invoke(inst, get("/", ""), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d.Stop()
+	stopped = true
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := f.NewInstance(ctx, nil); !errors.Is(err, invoker.ErrUnavailable) {
+		t.Fatalf("NewInstance: got %v, want ErrUnavailable", err)
+	}
+	if _, err := r.Load(ctx, specOf("echo", invoker.ABILoop, tarballs["echo"])); !errors.Is(err, invoker.ErrUnavailable) {
+		t.Fatalf("Load: got %v, want ErrUnavailable", err)
+	}
 }
