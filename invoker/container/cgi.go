@@ -37,6 +37,9 @@ func (c *cgiInstance) Invoke(ctx context.Context, req *invoker.Request, tl *invo
 	ctx = c.p.r.withNS(ctx)
 	start := time.Now()
 	if err := c.setEnv(ctx, cgiEnv(c.p.f.spec.Name, req)); err != nil {
+		if ctx.Err() != nil {
+			return nil, c.p.timeout(ctx)
+		}
 		return nil, err
 	}
 	tl.Add(invoker.PhaseRequestWrite, start)
@@ -46,6 +49,9 @@ func (c *cgiInstance) Invoke(ctx context.Context, req *invoker.Request, tl *invo
 	stdin := bytes.NewReader(append([]byte(nil), req.Body...))
 	out := &limitBuffer{max: frame.DefaultMaxBodyBytes + frame.DefaultMaxMetaBytes}
 	if err := c.p.startTask(ctx, stdin, out, tl); err != nil {
+		if ctx.Err() != nil {
+			return nil, c.p.timeout(ctx)
+		}
 		return nil, err
 	}
 

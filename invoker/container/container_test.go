@@ -110,13 +110,17 @@ func TestCGIServesOnce(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	r := newTestRuntime(t, Config{})
 	for _, abi := range abis {
-		t.Run(string(abi), func(t *testing.T) {
-			inst := newInstance(t, load(t, r, "spin", abi), nil)
-			_, err := invoke(inst, get("/", ""), 500*time.Millisecond)
-			if !errors.Is(err, invoker.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("got %v, want ErrTimeout", err)
-			}
-		})
+		// 500ms: the function runs into it; 1ms: it passes while the
+		// request is still being handed over (a cgi task is not even created).
+		for _, d := range []time.Duration{500 * time.Millisecond, time.Millisecond} {
+			t.Run(string(abi)+"/"+d.String(), func(t *testing.T) {
+				inst := newInstance(t, load(t, r, "spin", abi), nil)
+				_, err := invoke(inst, get("/", ""), d)
+				if !errors.Is(err, invoker.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("got %v, want ErrTimeout", err)
+				}
+			})
+		}
 	}
 }
 

@@ -32,6 +32,7 @@ var _ invoker.Instance = (*loopInstance)(nil)
 func newLoopInstance(ctx context.Context, p *proc, tl *invoker.Timeline) (invoker.Instance, error) {
 	pr, pw := io.Pipe()
 	l := &loopInstance{p: p, stdin: pw, out: newFrameOut(), werr: make(chan error, 1)}
+	p.closeStdin = func() { pw.CloseWithError(io.EOF) }
 	if err := p.startTask(ctx, pr, l.out, tl); err != nil {
 		l.Close(ctx)
 		return nil, err
@@ -122,10 +123,7 @@ func (l *loopInstance) Reusable() bool { return true }
 func (l *loopInstance) MemoryBytes() int64 { return l.p.memoryBytes() }
 
 // Close ends the task's stdin, then deletes task, container and snapshot.
-func (l *loopInstance) Close(ctx context.Context) error {
-	l.stdin.CloseWithError(io.EOF)
-	return l.p.close(ctx)
-}
+func (l *loopInstance) Close(ctx context.Context) error { return l.p.close(ctx) }
 
 // frameOut is a loop task's stdout: it collects what containerd copies from
 // the FIFO and signals ready once a whole response frame (frame.FrameLen)

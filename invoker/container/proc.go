@@ -42,6 +42,10 @@ type proc struct {
 	// cancelWait stops the goroutine waiting for the task's exit.
 	cancelWait context.CancelFunc
 
+	// closeStdin ends the task's stdin (loop instances), so that
+	// containerd's copy goroutine returns.
+	closeStdin func()
+
 	// memUsage is the cgroup file of the task's memory use ("" when unknown).
 	memUsage string
 
@@ -149,6 +153,9 @@ func (p *proc) timeout(ctx context.Context) error {
 // is safe to call more than once.
 func (p *proc) close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
+		if p.closeStdin != nil {
+			p.closeStdin()
+		}
 		ctx, cancel := context.WithTimeout(p.r.withNS(context.WithoutCancel(ctx)), cleanupTimeout)
 		defer cancel()
 		var errs []error
