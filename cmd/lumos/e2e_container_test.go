@@ -36,7 +36,10 @@ func containerImage(t *testing.T, pkg string) []byte {
 // TestContainerUnavailable deploys to the container runtime while
 // containerd is absent: 503, and the Wasm functions keep serving.
 func TestContainerUnavailable(t *testing.T) {
+	// Without the bundled functions and with the interpreter as default,
+	// the server starts in milliseconds even under the race detector.
 	o := testOptions(t.TempDir())
+	o.bundled, o.defaultRuntime = false, "wasm-interp"
 	o.containerd = filepath.Join(t.TempDir(), "no-containerd.sock")
 	srv, err := startServer(context.Background(), o)
 	if err != nil {
@@ -53,6 +56,7 @@ func TestContainerUnavailable(t *testing.T) {
 	if !strings.Contains(ae.Message, "containerd") {
 		t.Errorf("message %q does not say containerd is the cause", ae.Message)
 	}
+	mustDeploy(t, c, "hello", bundled(t, "hello"), nil, nil)
 	if a := invoke(t, srv, "hello", "", nil); a.status != 200 {
 		t.Fatalf("wasm hello: %d %q", a.status, a.body)
 	}
@@ -71,6 +75,7 @@ func TestContainerEndToEnd(t *testing.T) {
 	t.Cleanup(d.Stop)
 
 	o := testOptions(t.TempDir())
+	o.bundled, o.defaultRuntime = false, "wasm-interp"
 	o.containerd = d.Socket
 	srv, err := startServer(context.Background(), o)
 	if err != nil {
