@@ -26,7 +26,7 @@ import (
 	"github.com/lumos-edge/lumos/invoker"
 )
 
-// Platform is the only platform the runtime runs.
+// platform is the only platform the runtime runs.
 var platform = ocispec.Platform{OS: "linux", Architecture: "amd64"}
 
 // BinaryPath is where BuildImage puts the function's binary.
