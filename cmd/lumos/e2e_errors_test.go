@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -113,8 +112,12 @@ func TestInvokeErrors(t *testing.T) {
 	if a := invoke(t, srv, "nope", "", nil); a.status != 404 || a.errorCode(t) != "not_found" {
 		t.Fatalf("unknown function: %d %q", a.status, a.body)
 	}
-	if a := invoke(t, srv, "echo", "", bytes.Repeat([]byte("x"), 2<<20)); a.status != 413 || a.errorCode(t) != "too_large" {
-		t.Fatalf("body over the limit: %d %q", a.status, a.body)
+	// The body is declared, not sent: the gateway refuses it from the
+	// headers and closes, and a client still writing 2 MiB may see the
+	// reset before the answer.
+	over := rawRequest(t, srv, "POST /function/echo HTTP/1.1\r\nHost: lumos\r\nContent-Length: "+fmt.Sprint(2<<20)+"\r\n\r\n")
+	if over.status != 413 || over.errorCode(t) != "too_large" {
+		t.Fatalf("body over the limit: %d %q", over.status, over.body)
 	}
 	// An upload that declares more than the limit is refused before its body is read.
 	big := rawRequest(t, srv, "POST /system/artifacts HTTP/1.1\r\nHost: lumos\r\nAuthorization: Bearer "+testPassword+
