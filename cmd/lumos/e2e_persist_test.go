@@ -150,7 +150,8 @@ func TestKillDuringDeploy(t *testing.T) {
 	cmd.Wait()
 
 	_, url = startProcess(t, bin, dir)
-	c.base = url
+	// A new client: the deploy goroutine may still read the old one's base.
+	c = &client{base: url, user: "admin", pass: testPassword, http: &http.Client{Timeout: time.Minute}}
 	var fns []gateway.FunctionStatus
 	if err := c.doJSON(context.Background(), http.MethodGet, "/system/functions", nil, &fns); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/lumos-edge/lumos/functions"
 	"github.com/lumos-edge/lumos/gateway"
 	"github.com/lumos-edge/lumos/gateway/store"
+	"github.com/lumos-edge/lumos/invoker/container"
 	"github.com/lumos-edge/lumos/invoker/wasm"
 	"github.com/lumos-edge/lumos/pool"
 )
@@ -37,6 +38,7 @@ type serveOptions struct {
 	defaultTimeout time.Duration
 	maxTimeout     time.Duration
 	compiledCache  int64
+	containerd     string
 	logLevel       string
 	logOut         io.Writer
 }
@@ -71,7 +73,7 @@ func newServeCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&o.addr, "addr", envOr("LUMOS_ADDR", "127.0.0.1:8080"), "listen address (env LUMOS_ADDR)")
 	fl.StringVar(&o.dataDir, "data-dir", envOr("LUMOS_DATA", defaultDataDir()), "data dir: functions, artifacts, compile cache, credentials (env LUMOS_DATA)")
-	fl.StringVar(&o.defaultRuntime, "runtime", "wasm-aot", "runtime for deployments that name none: wasm-aot or wasm-interp")
+	fl.StringVar(&o.defaultRuntime, "runtime", "wasm-aot", "runtime for deployments that name none: wasm-aot, wasm-interp or container")
 	fl.BoolVar(&o.bundled, "bundled", true, "deploy the bundled sample functions (hello, echo, fib, json) when absent")
 	fl.StringVar(&o.adminUser, "admin-user", envOr("LUMOS_ADMIN_USER", "admin"), "admin user (env LUMOS_ADMIN_USER)")
 	fl.StringVar(&o.adminPassword, "admin-password", os.Getenv("LUMOS_ADMIN_PASSWORD"), "admin password (env LUMOS_ADMIN_PASSWORD; default: generated at first start and stored)")
@@ -80,6 +82,8 @@ func newServeCmd() *cobra.Command {
 	fl.DurationVar(&o.defaultTimeout, "timeout", 30*time.Second, "invocation timeout for functions that set none")
 	fl.DurationVar(&o.maxTimeout, "max-timeout", 5*time.Minute, "largest invocation timeout a function or caller may ask for")
 	fl.Int64Var(&o.compiledCache, "compiled-cache", 0, "bytes of compiled modules kept in memory per runtime (0: the runtime's default)")
+	fl.StringVar(&o.containerd, "containerd", envOr("LUMOS_CONTAINERD", container.DefaultAddress),
+		"containerd socket of the container runtime (env LUMOS_CONTAINERD); when absent, deployments to it answer 503")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
@@ -92,6 +96,7 @@ type server struct {
 	gw      *gateway.Gateway
 	st      *store.Store
 	rts     []*wasm.Runtime
+	ctr     *container.Runtime
 	done    chan error
 }
 
@@ -140,6 +145,13 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 		s.rts = append(s.rts, rt)
 		runtimes[rt.Name()] = rt
 	}
+	// The container runtime is always registered: while containerd is
+	// unreachable its Load fails with invoker.ErrUnavailable (503) and the
+	// Wasm runtimes keep serving.
+	if s.ctr, err = container.New(ctx, container.Config{Address: o.containerd, Logger: logger}); err != nil {
+		return nil, fmt.Errorf("start runtime container: %w", err)
+	}
+	runtimes[s.ctr.Name()] = s.ctr
 	if _, ok := runtimes[o.defaultRuntime]; !ok {
 		return nil, fmt.Errorf("--runtime %q: not a runtime of this gateway", o.defaultRuntime)
 	}
@@ -232,6 +244,9 @@ func (s *server) Close(ctx context.Context) error {
 	}
 	for _, rt := range s.rts {
 		errs = append(errs, rt.Close(ctx))
+	}
+	if s.ctr != nil {
+		errs = append(errs, s.ctr.Close(ctx))
 	}
 	if s.st != nil {
 		errs = append(errs, s.st.Close())
