@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +13,7 @@ import (
 
 	"github.com/lumos-edge/lumos/invoker"
 	"github.com/lumos-edge/lumos/invoker/frame"
+	"github.com/lumos-edge/lumos/invoker/internal/cgi"
 )
 
 // cgiInstance is one container created ahead of demand; Invoke puts the
@@ -36,7 +33,7 @@ func (c *cgiInstance) Invoke(ctx context.Context, req *invoker.Request, tl *invo
 	}
 	ctx = c.p.r.withNS(ctx)
 	start := time.Now()
-	if err := c.setEnv(ctx, cgiEnv(c.p.f.spec.Name, req)); err != nil {
+	if err := c.setEnv(ctx, cgi.Env(c.p.f.spec.Name, nil, req)); err != nil {
 		if ctx.Err() != nil {
 			return nil, c.p.timeout(ctx)
 		}
@@ -73,7 +70,7 @@ func (c *cgiInstance) Invoke(ctx context.Context, req *invoker.Request, tl *invo
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.p.id, err)
 	}
-	resp, err := parseCGI(b)
+	resp, err := cgi.Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.p.id, err)
 	}
@@ -108,73 +105,6 @@ func (c *cgiInstance) MemoryBytes() int64 { return c.p.f.memory }
 
 // Close deletes task, container and snapshot.
 func (c *cgiInstance) Close(ctx context.Context) error { return c.p.close(ctx) }
-
-// cgiEnv returns the CGI/1.1 variables of req (RFC 3875), as invoker/wasm
-// sets them. Request headers become HTTP_* variables, except Proxy
-// (httpoxy) and the two with variables of their own.
-func cgiEnv(function string, req *invoker.Request) []string {
-	vars := make(map[string]string, len(req.Header)+10)
-	path := req.Path
-	if path == "" {
-		path = "/"
-	}
-	for _, h := range req.Header {
-		if strings.ContainsRune(h.Value, 0) {
-			continue
-		}
-		key := headerEnvKey(h.Name)
-		switch key {
-		case "", "HTTP_PROXY", "HTTP_CONTENT_LENGTH":
-			continue
-		case "HTTP_CONTENT_TYPE":
-			vars["CONTENT_TYPE"] = h.Value
-			continue
-		}
-		if v, ok := vars[key]; ok {
-			vars[key] = v + ", " + h.Value
-		} else {
-			vars[key] = h.Value
-		}
-	}
-	vars["GATEWAY_INTERFACE"] = "CGI/1.1"
-	vars["SERVER_PROTOCOL"] = "HTTP/1.1"
-	vars["SERVER_SOFTWARE"] = "lumos"
-	vars["REQUEST_METHOD"] = req.Method
-	vars["SCRIPT_NAME"] = "/function/" + function
-	vars["PATH_INFO"] = path
-	vars["QUERY_STRING"] = req.Query
-	vars["CONTENT_LENGTH"] = strconv.Itoa(len(req.Body))
-	vars[envABI] = string(invoker.ABICGI)
-	env := make([]string, 0, len(vars))
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		env = append(env, k+"="+vars[k])
-	}
-	return env
-}
-
-// headerEnvKey returns HTTP_NAME for a header name, or "" if the name has
-// bytes other than letters, digits, '-' and '_'.
-func headerEnvKey(name string) string {
-	if name == "" {
-		return ""
-	}
-	var b strings.Builder
-	b.Grow(5 + len(name))
-	b.WriteString("HTTP_")
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case 'a' <= c && c <= 'z':
-			b.WriteByte(c - 'a' + 'A')
-		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-			b.WriteByte(c)
-		case c == '-' || c == '_':
-			b.WriteByte('_')
-		default:
-			return ""
-		}
-	}
-	return b.String()
-}
 
 // limitBuffer is a cgi task's stdout: a buffer that drops output past max
 // and remembers that it did.

@@ -8,29 +8,6 @@ import (
 	"github.com/lumos-edge/lumos/invoker/frame"
 )
 
-// FuzzParseCGI feeds a function's stdout to the CGI parser: it must never
-// panic, and a response it accepts has a valid status.
-func FuzzParseCGI(f *testing.F) {
-	for _, s := range []string{
-		"Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnope",
-		"Location: /x\n\n",
-		"plain body",
-		"Status: abc\n\n",
-		"\n\nbody",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, out []byte) {
-		resp, err := parseCGI(out)
-		if err != nil {
-			return
-		}
-		if resp.Status < 100 || resp.Status > 999 {
-			t.Fatalf("status %d", resp.Status)
-		}
-	})
-}
-
 // FuzzFrameOut writes a function's stdout to a loop instance's frame
 // collector in two chunks: it must never panic, and a well-formed response
 // frame comes back intact.

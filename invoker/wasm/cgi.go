@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +12,7 @@ import (
 
 	"github.com/lumos-edge/lumos/invoker"
 	"github.com/lumos-edge/lumos/invoker/frame"
+	"github.com/lumos-edge/lumos/invoker/internal/cgi"
 )
 
 // cgiInstance serves exactly one request: it is instantiated ahead of
@@ -51,7 +48,7 @@ func (c *cgiInstance) Invoke(ctx context.Context, req *invoker.Request, tl *invo
 	// Copies: req's buffers belong to the caller once Invoke returns, and
 	// a timed-out guest may still be reading.
 	c.in.b = append([]byte(nil), req.Body...)
-	c.g.env.vars = cgiEnv(c.g.f, req)
+	c.g.env.vars = cgi.Env(c.g.f.spec.Name, c.g.f.spec.Env, req)
 	tl.Add(invoker.PhaseRequestWrite, start)
 
 	start = time.Now()
@@ -79,7 +76,7 @@ func (c *cgiInstance) Invoke(ctx context.Context, req *invoker.Request, tl *invo
 	if err != nil {
 		return nil, fmt.Errorf("wasm %s: %w", c.g.id, err)
 	}
-	resp, err := parseCGI(out)
+	resp, err := cgi.Parse(out)
 	if err != nil {
 		return nil, fmt.Errorf("wasm %s: %w", c.g.id, err)
 	}
@@ -100,78 +97,6 @@ func (c *cgiInstance) MemoryBytes() int64 { return c.g.mem.Load() }
 func (c *cgiInstance) Close(context.Context) error {
 	c.g.close()
 	return nil
-}
-
-// cgiEnv builds the CGI/1.1 environment of req (RFC 3875) on top of the
-// spec's environment. Request headers become HTTP_* variables, except
-// Proxy (httpoxy) and the two with variables of their own.
-func cgiEnv(f *function, req *invoker.Request) []string {
-	vars := make(map[string]string, len(f.spec.Env)+len(req.Header)+10)
-	maps.Copy(vars, f.spec.Env)
-	path := req.Path
-	if path == "" {
-		path = "/"
-	}
-	for _, h := range req.Header {
-		if strings.ContainsRune(h.Value, 0) {
-			continue
-		}
-		key := headerEnvKey(h.Name)
-		switch key {
-		case "", "HTTP_PROXY":
-			continue
-		case "HTTP_CONTENT_TYPE":
-			vars["CONTENT_TYPE"] = h.Value
-			continue
-		case "HTTP_CONTENT_LENGTH":
-			continue
-		}
-		if v, ok := vars[key]; ok && strings.HasPrefix(key, "HTTP_") {
-			vars[key] = v + ", " + h.Value
-		} else {
-			vars[key] = h.Value
-		}
-	}
-	vars["GATEWAY_INTERFACE"] = "CGI/1.1"
-	vars["SERVER_PROTOCOL"] = "HTTP/1.1"
-	vars["SERVER_SOFTWARE"] = "lumos"
-	vars["REQUEST_METHOD"] = req.Method
-	vars["SCRIPT_NAME"] = "/function/" + f.spec.Name
-	vars["PATH_INFO"] = path
-	vars["QUERY_STRING"] = req.Query
-	vars["CONTENT_LENGTH"] = strconv.Itoa(len(req.Body))
-	vars[envABI] = string(invoker.ABICGI)
-	env := make([]string, 0, len(vars))
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		env = append(env, k+"="+vars[k])
-	}
-	return env
-}
-
-// headerEnvKey returns HTTP_NAME for a header name, or "" if the name has
-// bytes other than letters, digits and '-'. A name with '_' is dropped, as
-// nginx and Apache do: X_Forwarded_For would otherwise land in the same
-// HTTP_X_FORWARDED_FOR as the X-Forwarded-For a trusted proxy sets.
-func headerEnvKey(name string) string {
-	if name == "" {
-		return ""
-	}
-	var b strings.Builder
-	b.Grow(5 + len(name))
-	b.WriteString("HTTP_")
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case 'a' <= c && c <= 'z':
-			b.WriteByte(c - 'a' + 'A')
-		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-			b.WriteByte(c)
-		case c == '-':
-			b.WriteByte('_')
-		default:
-			return ""
-		}
-	}
-	return b.String()
 }
 
 // bodyReader is a cgi guest's stdin: the request body, set before _start

@@ -165,7 +165,7 @@ func TestCGI(t *testing.T) {
 				body   string
 			}{
 				{"/status", 404, []invoker.Header{{Name: "Content-Type", Value: "text/plain"}, {Name: "X-Custom", Value: "yes"}}, "not here"},
-				{"/plain", 200, []invoker.Header{{Name: "Content-Type", Value: plainText}}, "just text, no headers"},
+				{"/plain", 200, []invoker.Header{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}, "just text, no headers"},
 				{"/hello", 200, []invoker.Header{{Name: "Content-Type", Value: "text/plain"}}, "hello"},
 			}
 			for _, tt := range tests {

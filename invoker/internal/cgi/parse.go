@@ -1,4 +1,8 @@
-package wasm
+// Package cgi is the part of the cgi ABI that every runtime shares: the
+// CGI/1.1 environment a request becomes, and the parser of the response a
+// program writes to stdout. Keeping one copy keeps the runtimes' contracts,
+// and their defences against header smuggling, the same.
+package cgi
 
 import (
 	"bytes"
@@ -12,13 +16,13 @@ import (
 // Default content type of a response without a CGI header block.
 const plainText = "text/plain; charset=utf-8"
 
-// parseCGI parses a CGI response (RFC 3875 section 6): a header block of
+// Parse parses a CGI response (RFC 3875 section 6): a header block of
 // "Name: value" lines ended by an empty line ("\r\n\r\n" or "\n\n"), then
 // the body. A "Status: 404 Not Found" header sets the status (default 200,
 // or 302 with a Location header); the other headers pass through. Output
 // that does not start with a header block is entirely body, served 200 as
 // text/plain: any WASI command works unchanged. The body aliases out.
-func parseCGI(out []byte) (*invoker.Response, error) {
+func Parse(out []byte) (*invoker.Response, error) {
 	hdrs, body, ok := splitHeaderBlock(out)
 	if !ok {
 		return &invoker.Response{
