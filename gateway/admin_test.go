@@ -172,7 +172,10 @@ func TestDeployErrors(t *testing.T) {
 	}{
 		{"not JSON", []byte("{"), 400, codeBadRequest, "deployment JSON"},
 		{"bad name", FunctionDeployment{Service: "Bad_Name", Image: good}, 400, codeBadRequest, "service"},
-		{"bad image", FunctionDeployment{Service: "f", Image: "alpine:latest"}, 400, codeBadRequest, "image"},
+		{"bad digest", FunctionDeployment{Service: "f", Image: "sha256:zz"}, 400, codeBadRequest, "image"},
+		{"no image", FunctionDeployment{Service: "f"}, 400, codeBadRequest, "image"},
+		{"image with a space", FunctionDeployment{Service: "f", Image: "alpine latest"}, 400, codeBadRequest, "image reference"},
+		{"image the runtime lacks", FunctionDeployment{Service: "f", Image: "alpine:latest"}, 400, codeBadRequest, `"alpine:latest"`},
 		{"unknown artifact", FunctionDeployment{Service: "f", Image: "sha256:" + strings.Repeat("0", 64)}, 400, codeBadRequest, "no artifact"},
 		{"bad module", FunctionDeployment{Service: "f", Image: bad}, 400, codeBadRequest, "magic header missing"},
 		{"runtime unavailable", FunctionDeployment{Service: "f", Image: unavailable}, 503, codeUnavailable, "daemon down"},
@@ -194,6 +197,39 @@ func TestDeployErrors(t *testing.T) {
 	if fns, err := h.store.Functions(); err != nil || len(fns) != 0 {
 		t.Errorf("stored functions = %v, %v", fns, err)
 	}
+}
+
+// TestDeployImageReference: an image that is not a digest reaches the
+// runtime as Spec.Image, with neither digest nor artifact, and survives a
+// restart of the gateway.
+func TestDeployImageReference(t *testing.T) {
+	h := newHarness(t)
+	d := FunctionDeployment{Service: "byname", Image: heldImage}
+	if r := h.admin(http.MethodPost, "/system/functions", d); r.status != http.StatusAccepted {
+		t.Fatalf("deploy: %d %s", r.status, r.body)
+	}
+	check := func() {
+		t.Helper()
+		r := h.do(http.MethodGet, "/function/byname", nil)
+		if r.status != 200 || r.header.Get("X-Version") != "image "+heldImage {
+			t.Fatalf("invoke: %d version %q", r.status, r.header.Get("X-Version"))
+		}
+	}
+	check()
+	h.rt.mu.Lock()
+	spec := h.rt.specs[len(h.rt.specs)-1]
+	h.rt.mu.Unlock()
+	if spec.Image != heldImage || spec.Digest != "" || spec.Artifact != nil {
+		t.Fatalf("spec image %q digest %q artifact set %v", spec.Image, spec.Digest, spec.Artifact != nil)
+	}
+	var st FunctionStatus
+	r := h.admin(http.MethodGet, "/system/function/byname", nil)
+	if err := json.Unmarshal(r.body, &st); err != nil || st.Image != heldImage {
+		t.Fatalf("status image %q (%v)", st.Image, err)
+	}
+	h.stop()
+	h.start()
+	check()
 }
 
 func TestRoutesAndMethods(t *testing.T) {

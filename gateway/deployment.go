@@ -16,8 +16,11 @@ import (
 
 // FunctionDeployment asks to deploy a function. Its JSON shape is OpenFaaS's
 // (github.com/openfaas/faas-provider/types), so faas-cli can drive Lumos.
-// Image names an uploaded artifact by digest ("sha256:<hex>"); Lumos settings
-// ride in Annotations and Labels (see the Annotation* and Label* constants).
+// Image names an uploaded artifact by digest ("sha256:<64 hex>"), or else an
+// image the runtime already holds (an image reference such as
+// "docker.io/library/hello:v1", in containerd's namespace for the container
+// runtime; see ImageIsArtifact). Lumos settings ride in Annotations and
+// Labels (see the Annotation* and Label* constants).
 type FunctionDeployment struct {
 	Service                string             `json:"service"`
 	Image                  string             `json:"image"`
@@ -104,6 +107,32 @@ func validName(name string) error {
 	return nil
 }
 
+// maxImageRef bounds an image reference (docker's own limit on a name is 255
+// characters, plus a tag or a digest).
+const maxImageRef = 512
+
+// ImageIsArtifact reports whether a deployment's image names an uploaded
+// artifact: it starts with "sha256:" (a bare digest; validated as one). Any
+// other value is an image reference the runtime resolves in its own store.
+func ImageIsArtifact(image string) bool { return strings.HasPrefix(image, "sha256:") }
+
+// validImage checks a deployment's image: an artifact digest, or an image
+// reference of printable ASCII without spaces.
+func validImage(image string) error {
+	if ImageIsArtifact(image) {
+		return validDigest(image)
+	}
+	bad := image == "" || len(image) > maxImageRef
+	for i := 0; i < len(image) && !bad; i++ {
+		c := image[i]
+		bad = c <= ' ' || c >= 0x7f
+	}
+	if bad {
+		return fmt.Errorf("%w: image: %q is neither an artifact digest (sha256:<64 hex>) nor an image reference (printable ASCII without spaces, at most %d bytes)", ErrBadRequest, image, maxImageRef)
+	}
+	return nil
+}
+
 // validDigest checks the "sha256:<64 lower-case hex>" form of an image.
 func validDigest(image string) error {
 	hex, ok := strings.CutPrefix(image, "sha256:")
@@ -122,7 +151,7 @@ func validDigest(image string) error {
 // wraps ErrBadRequest and names the offending field.
 func parseSettings(d FunctionDeployment, defs defaults) (settings, error) {
 	s := settings{runtime: defs.runtime, abi: invoker.ABILoop, timeout: defs.timeout, pool: defs.pool}
-	if err := validDigest(d.Image); err != nil {
+	if err := validImage(d.Image); err != nil {
 		return settings{}, err
 	}
 	a, l := d.Annotations, d.Labels

@@ -136,7 +136,7 @@ func FuzzParseDeployment(f *testing.F) {
 		if s.timeout <= 0 || !s.abi.Valid() || s.memoryLimit < 0 {
 			t.Fatalf("accepted bad settings %+v", s)
 		}
-		if validDigest(d.Image) != nil {
+		if validImage(d.Image) != nil {
 			t.Fatalf("accepted bad image %q", d.Image)
 		}
 	})

@@ -56,8 +56,11 @@ func (i *fakeInstance) Close(context.Context) error {
 	return nil
 }
 
+// heldImage is the one image reference the echoRuntime holds.
+const heldImage = "lumos.test/held:v1"
+
 // echoRuntime is a fake runtime whose behaviour the artifact and the request
-// path choose. Artifacts starting with "bad" are invalid, "unavailable" make
+// path choose. Of image references it holds heldImage only. Artifacts starting with "bad" are invalid, "unavailable" make
 // the runtime unavailable. Instances answer by path:
 //
 //	/panic     panic in Invoke
@@ -90,11 +93,19 @@ func (e *echoRuntime) counts() (loaded, fnClosed, created, instClosed int) {
 
 func (e *echoRuntime) runtime() *fakeRuntime {
 	return &fakeRuntime{load: func(ctx context.Context, spec invoker.Spec) (invoker.Function, error) {
-		art, err := spec.Artifact(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("fake: read artifact: %w", err)
+		var s string
+		switch {
+		case spec.Image == heldImage && spec.Artifact == nil && spec.Digest == "":
+			s = "image " + spec.Image
+		case spec.Image != "":
+			return nil, fmt.Errorf("fake: image %q: not held: %w", spec.Image, invoker.ErrInvalidArtifact)
+		default:
+			art, err := spec.Artifact(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("fake: read artifact: %w", err)
+			}
+			s = string(art)
 		}
-		s := string(art)
 		switch {
 		case len(s) >= 3 && s[:3] == "bad":
 			return nil, fmt.Errorf("fake: magic header missing: %w", invoker.ErrInvalidArtifact)

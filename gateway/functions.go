@@ -158,8 +158,23 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 	if !ok {
 		return nil, fieldError("annotations", AnnotationRuntime, set.runtime, "unknown runtime")
 	}
-	if !g.cfg.Store.HasArtifact(d.Image) {
-		return nil, fmt.Errorf("%w: image: no artifact %s was uploaded (POST /system/artifacts)", ErrBadRequest, d.Image)
+	spec := invoker.Spec{
+		Name:        d.Service,
+		ABI:         set.abi,
+		Env:         d.EnvVars,
+		MemoryLimit: set.memoryLimit,
+		Args:        set.args,
+		Mounts:      set.mounts,
+	}
+	if ImageIsArtifact(d.Image) {
+		if !g.cfg.Store.HasArtifact(d.Image) {
+			return nil, fmt.Errorf("%w: image: no artifact %s was uploaded (POST /system/artifacts)", ErrBadRequest, d.Image)
+		}
+		st, digest := g.cfg.Store, d.Image
+		spec.Digest = digest
+		spec.Artifact = func(context.Context) ([]byte, error) { return st.Artifact(digest) }
+	} else {
+		spec.Image = d.Image
 	}
 	created := time.Now().UTC()
 	var replicas *int
@@ -169,17 +184,7 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 			set.pool.MinWarm = min(*replicas, set.pool.MaxInstances)
 		}
 	}
-	st, digest := g.cfg.Store, d.Image
-	fn, err := rt.Load(ctx, invoker.Spec{
-		Name:        d.Service,
-		ABI:         set.abi,
-		Digest:      digest,
-		Artifact:    func(context.Context) ([]byte, error) { return st.Artifact(digest) },
-		Env:         d.EnvVars,
-		MemoryLimit: set.memoryLimit,
-		Args:        set.args,
-		Mounts:      set.mounts,
-	})
+	fn, err := rt.Load(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("load function %q with runtime %s: %w", d.Service, set.runtime, err)
 	}

@@ -65,6 +65,12 @@ type Spec struct {
 	// Artifact returns the artifact's bytes. Runtimes call it when they need
 	// to (re)compile, so a Function need not keep the bytes in memory.
 	Artifact func(ctx context.Context) ([]byte, error)
+	// Image, when not empty, names an image the runtime already holds (for
+	// the container runtime, an image in containerd's namespace) to run
+	// instead of an uploaded artifact; Digest and Artifact are then unset.
+	// The runtime never deletes such an image. A runtime that has no image
+	// store fails Load with ErrInvalidArtifact.
+	Image string
 	// Env is extra environment given to every instance.
 	Env map[string]string
 	// MemoryLimit caps an instance's memory in bytes; 0 means the runtime's default.

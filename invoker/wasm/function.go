@@ -73,6 +73,8 @@ func (r *Runtime) Load(ctx context.Context, spec invoker.Spec) (invoker.Function
 		return nil, fmt.Errorf("wasm: load: empty function name")
 	case !spec.ABI.Valid():
 		return nil, fmt.Errorf("wasm: load %s: unknown ABI %q", spec.Name, spec.ABI)
+	case spec.Image != "":
+		return nil, fmt.Errorf("wasm: load %s: image %q: %w: the wasm runtimes run uploaded modules only (deploy the digest of an uploaded module)", spec.Name, spec.Image, invoker.ErrInvalidArtifact)
 	case spec.Artifact == nil:
 		return nil, fmt.Errorf("wasm: load %s: no artifact", spec.Name)
 	case spec.Digest == "":

@@ -358,6 +358,13 @@ func TestInvalidArtifacts(t *testing.T) {
 				t.Errorf("got %d %q", resp.Status, resp.Body)
 			}
 		})
+		t.Run(eng.String()+"/image name instead of a module", func(t *testing.T) {
+			spec := invoker.Spec{Name: "img", ABI: invoker.ABILoop, Image: "docker.io/library/hello:latest"}
+			_, err := r.Load(context.Background(), spec)
+			if !errors.Is(err, invoker.ErrInvalidArtifact) || !strings.Contains(err.Error(), spec.Image) {
+				t.Fatalf("err = %v, want ErrInvalidArtifact naming the image", err)
+			}
+		})
 		t.Run(eng.String()+"/memory limit below the module's minimum", func(t *testing.T) {
 			spec := specOf("tiny", invoker.ABILoop, loopWasm)
 			spec.MemoryLimit = 1 << 20
