@@ -29,22 +29,28 @@ type function struct {
 	spec    invoker.Spec
 	img     containerd.Image
 	imgName string
-	labels  map[string]string
-	memory  int64
-	closed  bool
+	// owned: the image was imported from an artifact by this runtime, and
+	// is deleted with its last Function. An image named by the deployment
+	// (Spec.Image) belongs to whoever put it in the namespace.
+	owned  bool
+	labels map[string]string
+	memory int64
+	closed bool
 }
 
 var _ invoker.Function = (*function)(nil)
 
-// Load imports the spec's image tarball into containerd and unpacks it.
-// A malformed tarball, a platform other than linux/amd64 or an image
-// without an entrypoint fail with invoker.ErrInvalidArtifact; an unreachable
-// containerd with invoker.ErrUnavailable.
+// Load imports the spec's image tarball into containerd and unpacks it, or,
+// when the spec names an image (Spec.Image), finds it in the namespace and
+// unpacks it. A malformed tarball, a missing image, a platform other than
+// linux on the gateway's architecture or an image without an entrypoint
+// fail with invoker.ErrInvalidArtifact; an unreachable containerd with
+// invoker.ErrUnavailable.
 func (r *Runtime) Load(ctx context.Context, spec invoker.Spec) (invoker.Function, error) {
 	if !spec.ABI.Valid() {
 		return nil, fmt.Errorf("container: function %q: unknown ABI %q", spec.Name, spec.ABI)
 	}
-	if spec.Artifact == nil {
+	if spec.Artifact == nil && spec.Image == "" {
 		return nil, fmt.Errorf("container: function %q: %w: no artifact", spec.Name, invoker.ErrInvalidArtifact)
 	}
 	for _, m := range spec.Mounts {
@@ -57,8 +63,17 @@ func (r *Runtime) Load(ctx context.Context, spec invoker.Spec) (invoker.Function
 		return nil, err
 	}
 	ctx = r.withNS(ctx)
-	name := imageName(spec.Digest)
-	img, err := r.acquireImage(ctx, client, name, spec)
+	var (
+		img   containerd.Image
+		name  = spec.Image
+		owned = spec.Image == ""
+	)
+	if owned {
+		name = imageName(spec.Digest)
+		img, err = r.acquireImage(ctx, client, name, spec)
+	} else {
+		img, err = r.acquireNamedImage(ctx, client, spec)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +81,8 @@ func (r *Runtime) Load(ctx context.Context, spec invoker.Spec) (invoker.Function
 		r:       r,
 		spec:    spec,
 		img:     img,
-		imgName: name,
+		imgName: img.Name(),
+		owned:   owned,
 		labels:  r.labels(spec.Name),
 		memory:  spec.MemoryLimit,
 	}
@@ -118,6 +134,20 @@ func (r *Runtime) acquireImage(ctx context.Context, client *containerd.Client, n
 	return img, nil
 }
 
+// acquireNamedImage finds, checks and unpacks the image the spec names. It
+// is not counted: the runtime never deletes it.
+func (r *Runtime) acquireNamedImage(ctx context.Context, client *containerd.Client, spec invoker.Spec) (containerd.Image, error) {
+	// Serialized with imports and deletes, like acquireImage: deploys are
+	// rare and a concurrent unpack of the same image gains nothing.
+	r.imageMu.Lock()
+	defer r.imageMu.Unlock()
+	img, err := r.namedImage(ctx, client, spec.Image)
+	if err != nil {
+		return nil, fmt.Errorf("function %q: %w", spec.Name, err)
+	}
+	return img, nil
+}
+
 // releaseImage counts one user less of name and reports whether it was the last.
 func (r *Runtime) releaseImage(name string) bool {
 	r.mu.Lock()
@@ -130,13 +160,16 @@ func (r *Runtime) releaseImage(name string) bool {
 	return true
 }
 
-// Close deletes the image when no other Function uses it; live instances
-// keep their own snapshots.
+// Close deletes the image when the runtime imported it and no other
+// Function uses it; live instances keep their own snapshots.
 func (f *function) Close(ctx context.Context) error {
 	if f.closed {
 		return nil
 	}
 	f.closed = true
+	if !f.owned {
+		return nil
+	}
 	f.r.imageMu.Lock()
 	defer f.r.imageMu.Unlock()
 	if !f.r.releaseImage(f.imgName) {
