@@ -49,7 +49,7 @@ func TestCLI(t *testing.T) {
 		{args: []string{"rm", "e1"}, want: "removed e1"},
 		{args: []string{"invoke", "e1"}, want: "not_found", wantErr: true},
 		{args: []string{"describe", "e1"}, want: "404", wantErr: true},
-		{args: []string{"deploy", "e2"}, want: "exactly one of --wasm and --image", wantErr: true},
+		{args: []string{"deploy", "e2"}, want: "exactly one of --wasm, --build and --image", wantErr: true},
 		{args: []string{"deploy", "e2", "--wasm", wasm, "--env", "novalue"}, want: "KEY=VALUE", wantErr: true},
 	}
 	for _, s := range steps {

@@ -19,15 +19,25 @@ import (
 
 func newDeployCmd(cf *clientFlags) *cobra.Command {
 	var (
-		wasmFile, image, runtime, abi, memory, timeout string
-		envs, labels, annotations                      []string
-		minWarm, maxInst                               int
+		wasmFile, buildDir, arch, image, runtime, abi, memory, timeout string
+		envs, labels, annotations                                      []string
+		minWarm, maxInst                                               int
 	)
 	cmd := &cobra.Command{
-		Use:   "deploy NAME (--wasm FILE | --image sha256:DIGEST)",
-		Short: "Upload a WebAssembly module and deploy it as a function (creates or updates)",
+		Use:   "deploy NAME (--wasm FILE | --build DIR | --image IMAGE)",
+		Short: "Deploy a function (creates or updates) from a Wasm module, Go source, or an image",
+		Long: `Deploy uploads an artifact and deploys it as the function NAME, or updates NAME.
+The artifact is one of:
+  --wasm FILE   a WebAssembly module (runtime wasm-aot or wasm-interp)
+  --build DIR   the Go main package in DIR, built here (see 'lumos build'): a container
+                image for runtime container (the default with --build), whose architecture
+                is the gateway's, or a wasip1 module for --runtime wasm-aot/wasm-interp
+  --image IMAGE an artifact already uploaded (sha256:<hex>), or the name of an image already
+                in containerd's namespace of the gateway (runtime container, the default then)`,
 		Example: `  lumos deploy hello2 --wasm hello.wasm --runtime wasm-aot --abi loop
-  lumos deploy cat --wasm cat.wasm --abi cgi --runtime wasm-interp --memory 32Mi --timeout 5s`,
+  lumos deploy cat --wasm cat.wasm --abi cgi --runtime wasm-interp --memory 32Mi --timeout 5s
+  lumos deploy myfunc --build ./myfunc --abi loop
+  lumos deploy myfunc --image registry.local/myfunc:v1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
@@ -35,19 +45,37 @@ func newDeployCmd(cf *clientFlags) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			if (wasmFile == "") == (image == "") {
-				return errors.New("give exactly one of --wasm and --image")
+			if n := btoi(wasmFile != "") + btoi(buildDir != "") + btoi(image != ""); n != 1 {
+				return errors.New("give exactly one of --wasm, --build and --image")
 			}
-			if wasmFile != "" {
-				data, err := os.ReadFile(wasmFile)
-				if err != nil {
+			if runtime == "" && (buildDir != "" || image != "" && !gateway.ImageIsArtifact(image)) {
+				runtime = runtimeContainer
+			}
+			var data []byte
+			switch {
+			case wasmFile != "":
+				if data, err = os.ReadFile(wasmFile); err != nil {
 					return err
 				}
+			case buildDir != "":
+				o := buildOptions{runtime: runtime, arch: arch}
+				if !o.wasm() && o.arch == "" {
+					var info gateway.InfoResponse
+					if err := c.doJSON(ctx, http.MethodGet, "/system/info", nil, &info); err != nil {
+						return fmt.Errorf("ask the gateway its architecture: %w", err)
+					}
+					o.arch = info.Arch
+				}
+				if data, err = buildFunction(ctx, buildDir, o); err != nil {
+					return err
+				}
+			}
+			if data != nil {
 				var art struct {
 					Digest string `json:"digest"`
 				}
-				if err := c.do(ctx, http.MethodPost, "/system/artifacts", bytes.NewReader(data), "application/wasm", &art); err != nil {
-					return fmt.Errorf("upload %s: %w", wasmFile, err)
+				if err := c.do(ctx, http.MethodPost, "/system/artifacts", bytes.NewReader(data), "application/octet-stream", &art); err != nil {
+					return fmt.Errorf("upload %s%s: %w", wasmFile, buildDir, err)
 				}
 				image = art.Digest
 			}
@@ -97,8 +125,10 @@ func newDeployCmd(cf *clientFlags) *cobra.Command {
 	cf.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&wasmFile, "wasm", "", "WebAssembly module to upload and deploy")
-	fl.StringVar(&image, "image", "", "an artifact already uploaded (sha256:...)")
-	fl.StringVar(&runtime, "runtime", "", "runtime: wasm-aot or wasm-interp (default: the gateway's)")
+	fl.StringVar(&buildDir, "build", "", "directory of a Go main package to build, upload and deploy")
+	fl.StringVar(&arch, "arch", "", "with --build: GOARCH of the container image (default: the gateway's)")
+	fl.StringVar(&image, "image", "", "an artifact already uploaded (sha256:...), or an image in the gateway's containerd namespace")
+	fl.StringVar(&runtime, "runtime", "", "runtime: wasm-aot, wasm-interp or container (default: the gateway's; container with --build or an image name)")
 	fl.StringVar(&abi, "abi", "", "function ABI: loop or cgi (default loop)")
 	fl.StringVar(&memory, "memory", "", "memory limit per instance, e.g. 64Mi")
 	fl.StringVar(&timeout, "timeout", "", "invocation timeout, e.g. 10s")
@@ -108,6 +138,13 @@ func newDeployCmd(cf *clientFlags) *cobra.Command {
 	fl.StringArrayVarP(&labels, "label", "l", nil, "label KEY=VALUE (repeatable)")
 	fl.StringArrayVarP(&annotations, "annotation", "a", nil, "annotation KEY=VALUE (repeatable)")
 	return cmd
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func keyValues(pairs []string, flag string) (map[string]string, error) {

@@ -1,7 +1,8 @@
 // Command lumos is the Lumos serverless gateway and its command-line client.
 //
 //	lumos serve                      run the gateway (bundled functions deployed)
-//	lumos deploy NAME --wasm F.wasm  upload a module and deploy it
+//	lumos build DIR -o F.tar         build a function's Go source into an image (or a module)
+//	lumos deploy NAME --wasm F.wasm  upload a module and deploy it (or --build DIR, --image REF)
 //	lumos invoke NAME                call a function
 //	lumos list | describe | scale | rm
 //
@@ -43,6 +44,7 @@ func newRootCmd() *cobra.Command {
 	cf := &clientFlags{}
 	root.AddCommand(
 		newServeCmd(),
+		newBuildCmd(),
 		newDeployCmd(cf),
 		newInvokeCmd(cf),
 		newListCmd(cf),
