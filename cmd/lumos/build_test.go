@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/lumos-edge/lumos/functions"
 	"github.com/lumos-edge/lumos/invoker/container"
 )
 
@@ -103,5 +104,13 @@ func TestBuildCommand(t *testing.T) {
 	mod, err := os.ReadFile(filepath.Join(dir, "hello.wasm"))
 	if err != nil || !bytes.HasPrefix(mod, []byte("\x00asm")) {
 		t.Fatalf("hello.wasm: %v, %d bytes", err, len(mod))
+	}
+	// Built as `go generate ./functions` builds the bundled module.
+	bundledHello, err := functions.Wasm("hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("GOFLAGS") == "" && !bytes.Equal(mod, bundledHello) {
+		t.Errorf("lumos build --runtime wasm-interp: %d bytes, unlike the bundled module (%d bytes)", len(mod), len(bundledHello))
 	}
 }
