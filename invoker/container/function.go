@@ -63,14 +63,10 @@ func (r *Runtime) Load(ctx context.Context, spec invoker.Spec) (invoker.Function
 		return nil, err
 	}
 	ctx = r.withNS(ctx)
-	var (
-		img   containerd.Image
-		name  = spec.Image
-		owned = spec.Image == ""
-	)
+	var img containerd.Image
+	owned := spec.Image == ""
 	if owned {
-		name = imageName(spec.Digest)
-		img, err = r.acquireImage(ctx, client, name, spec)
+		img, err = r.acquireImage(ctx, client, imageName(spec.Digest), spec)
 	} else {
 		img, err = r.acquireNamedImage(ctx, client, spec)
 	}
@@ -89,7 +85,7 @@ func (r *Runtime) Load(ctx context.Context, spec invoker.Spec) (invoker.Function
 	if f.memory <= 0 {
 		f.memory = r.cfg.DefaultMemoryLimit
 	}
-	r.log.Debug("loaded", "function", spec.Name, "image", name)
+	r.log.Debug("loaded", "function", spec.Name, "image", f.imgName, "owned", owned)
 	return f, nil
 }
 
