@@ -210,6 +210,7 @@ func BenchmarkColdStartVsBare(b *testing.B) {
 	ctx := r.withNS(context.Background())
 	req := get("/", "")
 	var lumos, bare, lumosClose, bareClose []time.Duration
+	var bareSteps [4]time.Duration                  // sums
 	phases := map[invoker.PhaseName]time.Duration{} // sums
 	lumosFirst := true
 	for b.Loop() {
@@ -218,9 +219,12 @@ func BenchmarkColdStartVsBare(b *testing.B) {
 		// after the calls return).
 		lumosFirst = !lumosFirst
 		if !lumosFirst {
-			first, teardown := bareColdStart(b, ctx, client, f, req)
+			first, teardown, steps := bareColdStart(b, ctx, client, f, req)
 			bare = append(bare, first)
 			bareClose = append(bareClose, teardown)
+			for i, d := range steps {
+				bareSteps[i] += d
+			}
 		}
 
 		var tl invoker.Timeline
@@ -243,9 +247,12 @@ func BenchmarkColdStartVsBare(b *testing.B) {
 		}
 
 		if lumosFirst {
-			first, teardown := bareColdStart(b, ctx, client, f, req)
+			first, teardown, steps := bareColdStart(b, ctx, client, f, req)
 			bare = append(bare, first)
 			bareClose = append(bareClose, teardown)
+			for i, d := range steps {
+				bareSteps[i] += d
+			}
 		}
 	}
 	l, bb := median(lumos), median(bare)
@@ -259,13 +266,16 @@ func BenchmarkColdStartVsBare(b *testing.B) {
 		invoker.PhaseFirstReady, invoker.PhaseRequestWrite, invoker.PhaseExecute, invoker.PhaseResponseRead} {
 		b.ReportMetric(msOf(phases[ph])/n, string(ph)+"-mean-ms")
 	}
+	for i, name := range []string{"container_create", "task_create", "task_start", "first_answer"} {
+		b.ReportMetric(msOf(bareSteps[i])/n, "bare-"+name+"-mean-ms")
+	}
 }
 
 // bareColdStart starts f's image with only containerd's client calls and
 // the function's own OCI spec, serves req once over the task's stdio and
 // deletes everything. It returns the time to the first answer and the
 // teardown's.
-func bareColdStart(b *testing.B, ctx context.Context, client *containerd.Client, f *function, req *invoker.Request) (first, teardown time.Duration) {
+func bareColdStart(b *testing.B, ctx context.Context, client *containerd.Client, f *function, req *invoker.Request) (first, teardown time.Duration, steps [4]time.Duration) {
 	id := f.r.newID()
 	env := []string{envABI + "=" + string(invoker.ABILoop)}
 	stdinR, stdinW := io.Pipe()
@@ -279,13 +289,16 @@ func bareColdStart(b *testing.B, ctx context.Context, client *containerd.Client,
 	if err != nil {
 		b.Fatal(err)
 	}
+	steps[0] = time.Since(start)
 	task, err := c.NewTask(ctx, cio.NewCreator(cio.WithStreams(stdinR, stdoutW, io.Discard)))
 	if err != nil {
 		b.Fatal(err)
 	}
+	steps[1] = time.Since(start) - steps[0]
 	if err := task.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
+	steps[2] = time.Since(start) - steps[0] - steps[1]
 	if err := frame.WriteRequest(stdinW, req); err != nil {
 		b.Fatal(err)
 	}
@@ -294,6 +307,7 @@ func bareColdStart(b *testing.B, ctx context.Context, client *containerd.Client,
 		b.Fatalf("bare: %v %v", resp, err)
 	}
 	first = time.Since(start)
+	steps[3] = first - steps[0] - steps[1] - steps[2]
 	start = time.Now()
 	stdinW.Close()
 	if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil {
@@ -304,7 +318,7 @@ func bareColdStart(b *testing.B, ctx context.Context, client *containerd.Client,
 	}
 	teardown = time.Since(start)
 	stdoutW.Close()
-	return first, teardown
+	return first, teardown, steps
 }
 
 // BenchmarkFootprint reports the hello image's size (tarball, content in
