@@ -31,8 +31,9 @@ const (
 	// program's first read of a request frame (every blocking reader: the
 	// Go SDK, C stdio, Rust's std).
 	readsStdin
-	// idle: no thread runs and one waits in poll, select or epoll, as an
-	// event loop that reads stdin without blocking does once started.
+	// idle: a thread waits in poll, select or epoll and every other one is
+	// parked (futex, a sleep), blocked in a read or in such a wait, as an
+	// event loop that reads stdin without blocking is once started.
 	idle
 )
 
