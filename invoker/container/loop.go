@@ -37,8 +37,19 @@ func newLoopInstance(ctx context.Context, p *proc, tl *invoker.Timeline) (invoke
 		l.Close(ctx)
 		return nil, err
 	}
-	// The task is ready once it runs: the SDK reads its first request
-	// from the FIFO, which holds what we write meanwhile.
+	// Wait until the program reads its stdin (phase first_ready), as the
+	// Wasm runtime runs a guest until its first read, so that a prewarmed
+	// instance has started its program. Not seeing it is no error: the
+	// FIFO holds the first request until the program reads it.
+	start := time.Now()
+	ready, err := p.waitReady(ctx, p.task.Pid())
+	if err != nil {
+		l.Close(ctx)
+		return nil, err
+	}
+	if ready {
+		tl.Add(invoker.PhaseFirstReady, start)
+	}
 	return l, nil
 }
 

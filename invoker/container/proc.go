@@ -136,9 +136,8 @@ func (p *proc) exitErr(when string) error {
 	if err != nil {
 		return wrap("task "+p.id+" exit status", err)
 	}
-	if code == 128+uint32(syscall.SIGKILL) {
-		return fmt.Errorf("container %s: %w: killed (SIGKILL, exit code %d) %s, likely out of memory; stderr: %q",
-			p.id, invoker.ErrOutOfMemory, code, when, p.stderr.String())
+	if err := p.oomErr(code, when); err != nil {
+		return err
 	}
 	return fmt.Errorf("container %s: %w with code %d %s; stderr: %q", p.id, invoker.ErrExit, code, when, p.stderr.String())
 }

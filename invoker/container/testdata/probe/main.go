@@ -3,18 +3,23 @@
 // body, ?op=write tries to create a file at the path in the body, ?op=id
 // prints its user and group IDs, ?op=ifaces its network interfaces,
 // ?op=status its capabilities, no_new_privs and seccomp mode, ?op=read the
-// file at the path in the body.
+// file at the path in the body, ?op=alloc allocates and touches the number
+// of MiB in the body (past the memory limit, the OOM killer stops it).
 package main
 
 import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lumos-edge/lumos/functions/sdk"
 )
+
+// hoard keeps what op=alloc allocated alive.
+var hoard [][]byte
 
 func main() { sdk.Serve(handle) }
 
@@ -62,6 +67,19 @@ func handle(r *sdk.Request) (*sdk.Response, error) {
 			return sdk.Text(200, "error: "+err.Error()), nil
 		}
 		return sdk.Text(200, strings.TrimSpace(string(b))), nil
+	case "op=alloc":
+		n, err := strconv.Atoi(string(r.Body))
+		if err != nil {
+			return sdk.Text(400, "error: "+err.Error()), nil
+		}
+		for range n {
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			hoard = append(hoard, b)
+		}
+		return sdk.Text(200, fmt.Sprintf("allocated %d MiB", len(hoard))), nil
 	case "op=id":
 		return sdk.Text(200, fmt.Sprintf("uid=%d gid=%d", os.Getuid(), os.Getgid())), nil
 	}
