@@ -1,0 +1,193 @@
+package profiler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/lumos-edge/lumos/gateway"
+	"github.com/lumos-edge/lumos/invoker"
+	"github.com/lumos-edge/lumos/pool"
+)
+
+// testProfiler builds a profiler with an in-memory span exporter (when
+// exp is not nil) and a manual metric reader, shut down at the end of the test.
+func testProfiler(t testing.TB, cfg Config) (*Profiler, *sdkmetric.ManualReader) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	cfg.MetricReaders = append(cfg.MetricReaders, reader)
+	p, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { p.Shutdown(context.Background()) })
+	return p, reader
+}
+
+// invocation is a synthetic record: what the gateway would build.
+type invocation struct {
+	function, runtime string
+	start             invoker.StartKind
+	status            int
+	err               error
+	queue             time.Duration
+	cold              []invoker.PhaseName
+	parent            string // caller's traceparent
+	state             string
+	maxMemory         int64
+}
+
+// run plays inv through p as the gateway does: Begin, phases, Record.
+func (c invocation) run(p *Profiler) (*invoker.Invocation, gateway.TraceContext) {
+	begin := time.Now().Add(-10 * time.Millisecond)
+	inv := &invoker.Invocation{ID: "call-1", Function: c.function, Runtime: c.runtime, ABI: invoker.ABILoop,
+		Begin: begin, MaxMemory: c.maxMemory}
+	tc := p.Begin(inv, gateway.Call{Method: "POST", Path: "/function/" + c.function + "/sub", TraceParent: c.parent, TraceState: c.state})
+	at := begin.Add(100 * time.Microsecond)
+	step := func(name invoker.PhaseName, d time.Duration) {
+		inv.Phases.AddDuration(name, at, d)
+		at = at.Add(d + 10*time.Microsecond)
+	}
+	if c.queue > 0 {
+		step(invoker.PhaseQueueWait, c.queue)
+	}
+	for _, ph := range c.cold {
+		step(ph, time.Millisecond)
+	}
+	inv.Start = c.start
+	if c.start != "" {
+		inv.Instance = c.function + "-1"
+		step(invoker.PhaseRequestWrite, 20*time.Microsecond)
+		step(invoker.PhaseExecute, 2*time.Millisecond)
+		step(invoker.PhaseResponseRead, 30*time.Microsecond)
+	}
+	inv.Total = at.Sub(begin) + 50*time.Microsecond
+	inv.RequestBytes, inv.ResponseBytes, inv.Status, inv.Err = 5, 14, c.status, c.err
+	p.Record(inv)
+	return inv, tc
+}
+
+var warmHello = invocation{function: "hello", runtime: "wasm-aot", start: invoker.StartWarm, status: 200}
+
+// collect reads the metrics.
+func collect(t testing.TB, r *sdkmetric.ManualReader) metricdata.ResourceMetrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	return rm
+}
+
+// find returns the named metric's data, or nil.
+func find(rm metricdata.ResourceMetrics, name string) any {
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return m.Data
+			}
+		}
+	}
+	return nil
+}
+
+// matches reports whether set has every attribute of want.
+func matches(set attribute.Set, want map[string]string) bool {
+	for k, v := range want {
+		got, ok := set.Value(attribute.Key(k))
+		if !ok || got.Emit() != v {
+			return false
+		}
+	}
+	return true
+}
+
+// count sums the points of a counter or gauge, or the counts of a
+// histogram, whose attributes include want.
+func count(t testing.TB, rm metricdata.ResourceMetrics, name string, want map[string]string) int64 {
+	t.Helper()
+	var n int64
+	switch d := find(rm, name).(type) {
+	case metricdata.Sum[int64]:
+		for _, dp := range d.DataPoints {
+			if matches(dp.Attributes, want) {
+				n += dp.Value
+			}
+		}
+	case metricdata.Gauge[int64]:
+		for _, dp := range d.DataPoints {
+			if matches(dp.Attributes, want) {
+				n += dp.Value
+			}
+		}
+	case metricdata.Histogram[float64]:
+		for _, dp := range d.DataPoints {
+			if matches(dp.Attributes, want) {
+				n += int64(dp.Count)
+			}
+		}
+	case nil:
+		return 0
+	default:
+		t.Fatalf("%s: unexpected data %T", name, d)
+	}
+	return n
+}
+
+// scrape returns the /metrics exposition.
+func scrape(t testing.TB, p *Profiler) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, err := io.ReadAll(rec.Result().Body)
+	if err != nil || rec.Code != 200 {
+		t.Fatalf("scrape: %d %v", rec.Code, err)
+	}
+	return string(body)
+}
+
+// fakeFunctions reports fixed pools.
+type fakeFunctions []gateway.FunctionStats
+
+func (f fakeFunctions) FunctionStats() iter.Seq[gateway.FunctionStats] {
+	return func(yield func(gateway.FunctionStats) bool) {
+		for _, s := range f {
+			if !yield(s) {
+				return
+			}
+		}
+	}
+}
+
+var _ = pool.Stats{}
+
+// spansByName indexes ended spans by name (names are unique per trace here).
+func spansByName(spans tracetest.SpanStubs) map[string]tracetest.SpanStub {
+	m := map[string]tracetest.SpanStub{}
+	for _, s := range spans {
+		m[s.Name] = s
+	}
+	return m
+}
+
+// attrs maps a span's attributes by key.
+func attrs(s tracetest.SpanStub) map[string]attribute.Value {
+	m := map[string]attribute.Value{}
+	for _, kv := range s.Attributes {
+		m[string(kv.Key)] = kv.Value
+	}
+	return m
+}
+
+var errTrap = fmt.Errorf("wasm error: unreachable: %w", invoker.ErrTrap)
+var errBody = errors.New("request body too large")

@@ -1,0 +1,212 @@
+// Package profiler is Lumos's built-in telemetry: it receives every
+// invocation record from the gateway (it is a gateway.Recorder) and turns it
+// into an OpenTelemetry trace (a SERVER span per request with a child span
+// per phase that happened) and into metrics, served to Prometheus at
+// /metrics and optionally pushed over OTLP.
+//
+// Traces are off unless Config.SpanExporter is set; then every span goes
+// through a batching processor that counts each span it exports and each one
+// it drops, so none is lost silently. Metrics are recorded for every
+// invocation, whatever the trace sampler keeps. RATIONALE.md explains the
+// choices and their cost.
+package profiler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/lumos-edge/lumos/gateway"
+	"github.com/lumos-edge/lumos/invoker"
+)
+
+// DefaultServiceName names the service in traces and metrics when
+// Config.ServiceName is empty.
+const DefaultServiceName = "lumos"
+
+// scopeName is the instrumentation scope of every span and instrument.
+const scopeName = "github.com/lumos-edge/lumos/profiler"
+
+// Config configures a Profiler. The zero value records metrics for
+// Prometheus and traces nothing.
+type Config struct {
+	// ServiceName is the resource's service.name; "" means DefaultServiceName.
+	ServiceName string
+	// ServiceVersion is the resource's service.version; "" leaves it out.
+	ServiceVersion string
+	// SpanExporter receives the traces. nil turns tracing off: no tracer
+	// exists and no span work is done.
+	SpanExporter sdktrace.SpanExporter
+	// Sampler picks the traces to keep; nil is the SDK's default,
+	// parent-based always-on. Metrics see every invocation whatever it picks.
+	Sampler sdktrace.Sampler
+	// Batch tunes span export.
+	Batch BatchConfig
+	// DisableMetrics turns metrics off: no meter, no /metrics handler.
+	DisableMetrics bool
+	// MetricReaders are extra metric readers (an OTLP periodic reader),
+	// besides the Prometheus exporter. Shutdown shuts them down.
+	MetricReaders []sdkmetric.Reader
+}
+
+// Functions reports the deployed functions' pools, for the gauges of queue
+// depth, instances by state and replicas. *gateway.Gateway satisfies it.
+type Functions interface {
+	FunctionStats() iter.Seq[gateway.FunctionStats]
+}
+
+var _ Functions = (*gateway.Gateway)(nil)
+
+// Profiler records invocations as traces and metrics. It is safe for
+// concurrent use. Close it with Shutdown, which flushes what is pending.
+type Profiler struct {
+	tracer  trace.Tracer // nil: tracing off
+	tp      *sdktrace.TracerProvider
+	batch   *batcher
+	mp      *sdkmetric.MeterProvider
+	met     *instruments // nil: metrics off
+	handler http.Handler
+}
+
+var _ gateway.Recorder = (*Profiler)(nil)
+
+// New builds a Profiler from cfg.
+func New(ctx context.Context, cfg Config) (*Profiler, error) {
+	name := cfg.ServiceName
+	if name == "" {
+		name = DefaultServiceName
+	}
+	attrs := []attribute.KeyValue{semconv.ServiceName(name)}
+	if cfg.ServiceVersion != "" {
+		attrs = append(attrs, semconv.ServiceVersion(cfg.ServiceVersion))
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL, attrs...))
+	if err != nil {
+		return nil, fmt.Errorf("profiler: resource: %w", err)
+	}
+	p := &Profiler{}
+	if cfg.SpanExporter != nil {
+		p.batch = newBatcher(cfg.SpanExporter, cfg.Batch)
+		opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSpanProcessor(p.batch)}
+		if cfg.Sampler != nil {
+			opts = append(opts, sdktrace.WithSampler(cfg.Sampler))
+		}
+		p.tp = sdktrace.NewTracerProvider(opts...)
+		p.tracer = p.tp.Tracer(scopeName)
+	}
+	if !cfg.DisableMetrics {
+		if err := p.startMetrics(res, cfg.MetricReaders); err != nil {
+			p.Shutdown(ctx)
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// startMetrics builds the meter provider, the Prometheus registry and the instruments.
+func (p *Profiler) startMetrics(res *resource.Resource, readers []sdkmetric.Reader) error {
+	reg := prometheus.NewRegistry()
+	prom, err := newPrometheusReader(reg)
+	if err != nil {
+		return err
+	}
+	opts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom), sdkmetric.WithExemplarFilter(alwaysOffExemplars)}
+	for _, r := range readers {
+		opts = append(opts, sdkmetric.WithReader(r))
+	}
+	p.mp = sdkmetric.NewMeterProvider(opts...)
+	if p.met, err = newInstruments(p.mp.Meter(scopeName), p.batch); err != nil {
+		return err
+	}
+	p.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	return nil
+}
+
+// MetricsHandler serves the metrics in Prometheus's text format; nil when
+// metrics are off.
+func (p *Profiler) MetricsHandler() http.Handler { return p.handler }
+
+// ObserveFunctions reports fs's pools in the gauges (queue depth, instances
+// by state, gateway_service_count) at each collection. Call it once, after
+// the gateway exists; without it those gauges are absent.
+func (p *Profiler) ObserveFunctions(fs Functions) error {
+	if p.met == nil {
+		return nil
+	}
+	return p.met.observe(fs)
+}
+
+// Tracing reports whether the profiler traces.
+func (p *Profiler) Tracing() bool { return p.tracer != nil }
+
+// SpanStats counts the spans handed to the exporter and the spans dropped.
+type SpanStats struct {
+	// Exported spans were accepted by the exporter.
+	Exported uint64
+	// Dropped spans never reached a backend: the queue was full, the
+	// exporter failed, or the profiler was shut down.
+	Dropped uint64
+}
+
+// SpanStats returns the span counters (zero when tracing is off).
+func (p *Profiler) SpanStats() SpanStats {
+	if p.batch == nil {
+		return SpanStats{}
+	}
+	return p.batch.stats()
+}
+
+// ForceFlush exports the spans pending now and waits for it, or for ctx.
+func (p *Profiler) ForceFlush(ctx context.Context) error {
+	if p.tp == nil {
+		return nil
+	}
+	return p.tp.ForceFlush(ctx)
+}
+
+// Shutdown flushes pending spans and metrics and stops the exporters. Spans
+// ended afterwards are dropped (and counted).
+func (p *Profiler) Shutdown(ctx context.Context) error {
+	var errs []error
+	if p.tp != nil {
+		errs = append(errs, p.tp.Shutdown(ctx))
+	}
+	if p.mp != nil {
+		errs = append(errs, p.mp.Shutdown(ctx))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("profiler: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Begin starts the invocation's SERVER span (when tracing) and returns its
+// trace context for the function.
+func (p *Profiler) Begin(inv *invoker.Invocation, call gateway.Call) gateway.TraceContext {
+	if p.tracer == nil {
+		return gateway.TraceContext{}
+	}
+	return p.beginSpan(inv, call)
+}
+
+// Record counts inv in the metrics and, when its span is sampled, ends the
+// span with its attributes and the phase spans. It never fails the request.
+func (p *Profiler) Record(inv *invoker.Invocation) {
+	if p.met != nil {
+		p.met.record(inv)
+	}
+	if span, ok := inv.Trace.(trace.Span); ok {
+		p.endSpan(span, inv)
+	}
+}
