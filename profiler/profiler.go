@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -77,6 +78,7 @@ type Profiler struct {
 	mp      *sdkmetric.MeterProvider
 	met     *instruments // nil: metrics off
 	handler http.Handler
+	shut    atomic.Bool
 }
 
 var _ gateway.Recorder = (*Profiler)(nil)
@@ -175,9 +177,12 @@ func (p *Profiler) ForceFlush(ctx context.Context) error {
 	return p.tp.ForceFlush(ctx)
 }
 
-// Shutdown flushes pending spans and metrics and stops the exporters. Spans
-// ended afterwards are dropped (and counted).
+// Shutdown flushes pending spans and metrics and stops the exporters; later
+// calls do nothing. Invocations recorded afterwards are no longer traced.
 func (p *Profiler) Shutdown(ctx context.Context) error {
+	if p.shut.Swap(true) {
+		return nil
+	}
 	var errs []error
 	if p.tp != nil {
 		errs = append(errs, p.tp.Shutdown(ctx))
