@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
+	"go.opentelemetry.io/otel/sdk/resource"
 )
 
 // Defaults of BatchConfig's zero fields: the SDK's batch span processor's.
@@ -21,12 +22,14 @@ const (
 
 // BatchConfig tunes span export. Zero fields take the Default* values.
 type BatchConfig struct {
-	// QueueSize bounds the spans waiting for export; a span ended while it
-	// is full is dropped and counted (reason queue_full).
+	// QueueSize bounds the spans waiting for export; the spans of an
+	// invocation recorded while they would not fit are dropped and counted
+	// (reason queue_full).
 	QueueSize int
-	// BatchSize is the most spans per export call.
+	// BatchSize is the most spans per export call (an invocation's spans
+	// stay in one call).
 	BatchSize int
-	// Delay is the longest an ended span waits before its export starts.
+	// Delay is the longest an invocation's spans wait before their export starts.
 	Delay time.Duration
 	// ExportTimeout bounds one export call.
 	ExportTimeout time.Duration
@@ -52,9 +55,9 @@ func (c *BatchConfig) fill() {
 type dropReason uint8
 
 const (
-	dropQueueFull    dropReason = iota // ended while the queue was full
-	dropExportFailed                   // the exporter returned an error for its batch
-	dropShutdown                       // ended after Shutdown
+	dropQueueFull    dropReason = iota // recorded while the queue was full
+	dropExportFailed                   // the exporter failed on its batch
+	dropShutdown                       // recorded after Shutdown
 	numDropReasons
 )
 
@@ -62,17 +65,19 @@ var dropReasonNames = [numDropReasons]string{"queue_full", "export_failed", "shu
 
 func (r dropReason) String() string { return dropReasonNames[r] }
 
-// batcher is a span processor like the SDK's batch span processor, except
-// that it counts every span it drops (and every span exported): the SDK's
-// drops silently. Ended sampled spans go to a bounded queue; one goroutine
-// exports them in batches when BatchSize are waiting, when the oldest has
-// waited Delay, or on a flush.
+// batcher queues sampled invocations and exports their spans in batches
+// from one goroutine: when BatchSize spans wait, when the oldest has waited
+// Delay, or on a flush. Unlike the SDK's batch span processor, which drops
+// silently, it counts every span it exports and every span it drops; and it
+// builds the spans from the records only at export, off the request path.
 type batcher struct {
-	exp sdktrace.SpanExporter
-	cfg BatchConfig
+	client otlptrace.Client
+	cfg    BatchConfig
+	build  *spanBuilder // the loop's
 
 	mu      sync.Mutex
-	queue   []sdktrace.ReadOnlySpan // cap QueueSize
+	queue   []record
+	spans   int // spans in queue
 	closed  bool
 	kick    chan struct{}      // BatchSize spans are waiting
 	flushes chan chan struct{} // ForceFlush asks, the loop answers when done
@@ -83,13 +88,10 @@ type batcher struct {
 	dropped  [numDropReasons]atomic.Uint64
 }
 
-var _ sdktrace.SpanProcessor = (*batcher)(nil)
-
-func newBatcher(exp sdktrace.SpanExporter, cfg BatchConfig) *batcher {
+func newBatcher(client otlptrace.Client, cfg BatchConfig, res *resource.Resource) *batcher {
 	cfg.fill()
 	b := &batcher{
-		exp: exp, cfg: cfg,
-		queue:   make([]sdktrace.ReadOnlySpan, 0, cfg.QueueSize),
+		client: client, cfg: cfg, build: newSpanBuilder(res),
 		kick:    make(chan struct{}, 1),
 		flushes: make(chan chan struct{}),
 		stop:    make(chan struct{}),
@@ -99,27 +101,22 @@ func newBatcher(exp sdktrace.SpanExporter, cfg BatchConfig) *batcher {
 	return b
 }
 
-// OnStart does nothing: spans are exported once ended.
-func (b *batcher) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-
-// OnEnd queues a sampled span for export, or counts it dropped. It never blocks.
-func (b *batcher) OnEnd(s sdktrace.ReadOnlySpan) {
-	if !s.SpanContext().IsSampled() {
-		return
-	}
+// add queues r for export, or counts its spans dropped. It never blocks.
+func (b *batcher) add(r record) {
 	b.mu.Lock()
 	switch {
 	case b.closed:
 		b.mu.Unlock()
-		b.dropped[dropShutdown].Add(1)
+		b.dropped[dropShutdown].Add(uint64(r.n))
 		return
-	case len(b.queue) == cap(b.queue):
+	case b.spans+r.n > b.cfg.QueueSize:
 		b.mu.Unlock()
-		b.dropped[dropQueueFull].Add(1)
+		b.dropped[dropQueueFull].Add(uint64(r.n))
 		return
 	}
-	b.queue = append(b.queue, s)
-	full := len(b.queue) == b.cfg.BatchSize
+	full := b.spans < b.cfg.BatchSize && b.spans+r.n >= b.cfg.BatchSize
+	b.queue = append(b.queue, r)
+	b.spans += r.n
 	b.mu.Unlock()
 	if full {
 		select {
@@ -132,7 +129,7 @@ func (b *batcher) OnEnd(s sdktrace.ReadOnlySpan) {
 // loop exports until Shutdown, then exports what is left.
 func (b *batcher) loop() {
 	defer close(b.done)
-	spare := make([]sdktrace.ReadOnlySpan, 0, b.cfg.QueueSize)
+	var spare []record
 	timer := time.NewTimer(b.cfg.Delay)
 	defer timer.Stop()
 	for {
@@ -154,30 +151,39 @@ func (b *batcher) loop() {
 }
 
 // drain takes the queue (leaving *spare, emptied, in its place) and exports
-// it in batches.
-func (b *batcher) drain(spare *[]sdktrace.ReadOnlySpan) {
+// it in batches of at most BatchSize spans.
+func (b *batcher) drain(spare *[]record) {
 	b.mu.Lock()
-	spans := b.queue
-	b.queue = (*spare)[:0]
+	recs := b.queue
+	b.queue, b.spans = (*spare)[:0], 0
 	b.mu.Unlock()
-	for start := 0; start < len(spans); start += b.cfg.BatchSize {
-		batch := spans[start:min(start+b.cfg.BatchSize, len(spans))]
-		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ExportTimeout)
-		err := b.exp.ExportSpans(ctx, batch)
-		cancel()
-		if err != nil {
-			b.dropped[dropExportFailed].Add(uint64(len(batch)))
-			otel.Handle(err)
-		} else {
-			b.exported.Add(uint64(len(batch)))
+	for start := 0; start < len(recs); {
+		end, n := start, 0
+		for end < len(recs) && (end == start || n+recs[end].n <= b.cfg.BatchSize) {
+			n += recs[end].n
+			end++
 		}
+		b.export(recs[start:end], n)
+		start = end
 	}
-	clear(spans) // let the spans go
-	*spare = spans[:0]
+	clear(recs) // let the records go
+	*spare = recs[:0]
 }
 
-// ForceFlush exports the spans queued now and waits for it, or for ctx.
-func (b *batcher) ForceFlush(ctx context.Context) error {
+// export uploads one batch of n spans.
+func (b *batcher) export(recs []record, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ExportTimeout)
+	defer cancel()
+	if err := b.client.UploadTraces(ctx, b.build.build(recs)); err != nil {
+		b.dropped[dropExportFailed].Add(uint64(n))
+		otel.Handle(err)
+		return
+	}
+	b.exported.Add(uint64(n))
+}
+
+// flush exports the spans queued now and waits for it, or for ctx.
+func (b *batcher) flush(ctx context.Context) error {
 	ack := make(chan struct{})
 	select {
 	case b.flushes <- ack:
@@ -194,9 +200,9 @@ func (b *batcher) ForceFlush(ctx context.Context) error {
 	}
 }
 
-// Shutdown exports what is queued, then shuts the exporter down. Spans
-// ended afterwards are dropped (reason shutdown).
-func (b *batcher) Shutdown(ctx context.Context) error {
+// shutdown exports what is queued, then stops the client. Spans recorded
+// afterwards are dropped (reason shutdown).
+func (b *batcher) shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	already := b.closed
 	b.closed = true
@@ -208,12 +214,12 @@ func (b *batcher) Shutdown(ctx context.Context) error {
 	select {
 	case <-b.done:
 	case <-ctx.Done():
-		return errors.Join(ctx.Err(), b.exp.Shutdown(ctx))
+		return errors.Join(ctx.Err(), b.client.Stop(ctx))
 	}
-	return b.exp.Shutdown(ctx)
+	return b.client.Stop(ctx)
 }
 
-// counts is a snapshot of the counters.
+// spanCounts is a snapshot of the counters.
 type spanCounts struct {
 	exported uint64
 	dropped  [numDropReasons]uint64

@@ -2,55 +2,22 @@ package profiler
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lumos-edge/lumos/invoker"
 )
 
-// gateExporter blocks each export until released, and counts spans.
-type gateExporter struct {
-	entered chan struct{} // an export call began
-	release chan struct{} // closed: exports proceed
-	fail    atomic.Bool
-	spans   atomic.Int64
-}
-
-func newGateExporter() *gateExporter {
-	return &gateExporter{entered: make(chan struct{}, 1000), release: make(chan struct{})}
-}
-
-func (g *gateExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	g.entered <- struct{}{}
-	select {
-	case <-g.release:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if g.fail.Load() {
-		return errors.New("collector down")
-	}
-	g.spans.Add(int64(len(spans)))
-	return nil
-}
-
-func (g *gateExporter) Shutdown(context.Context) error { return nil }
-
 func TestDroppedSpansAreCounted(t *testing.T) {
-	exp := newGateExporter()
-	p, reader := testProfiler(t, Config{SpanExporter: exp, Batch: BatchConfig{QueueSize: 8, BatchSize: 4, Delay: time.Hour}})
-	// One warm invocation ends 4 spans: a full batch, so its export starts and blocks.
+	c := newMemClient()
+	c.gate = make(chan struct{})
+	p, reader := testProfiler(t, Config{TraceClient: c, Batch: BatchConfig{QueueSize: 8, BatchSize: 4, Delay: time.Hour}})
+	// One warm invocation has 4 spans: a full batch, so its export starts and blocks.
 	warmHello.run(p)
-	<-exp.entered
-	// The queue holds 8 more spans (2 invocations); the next 3 invocations' 12 spans are dropped.
+	<-c.entered
+	// The queue takes 8 more spans (2 invocations); the next 3 invocations' 12 spans are dropped.
 	for range 5 {
 		warmHello.run(p)
 	}
@@ -64,13 +31,13 @@ func TestDroppedSpansAreCounted(t *testing.T) {
 	if n := count(t, rm, MetricInvocations, nil); n != 6 {
 		t.Errorf("invocations = %d: metrics must not depend on span export", n)
 	}
-	close(exp.release)
+	close(c.gate)
 	if err := p.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	st := p.SpanStats()
-	if st.Exported != 12 || st.Dropped != 12 || exp.spans.Load() != 12 {
-		t.Errorf("stats %+v, exporter got %d; want 12 exported and 12 dropped of 24", st, exp.spans.Load())
+	if st.Exported != 12 || st.Dropped != 12 || len(c.all()) != 12 {
+		t.Errorf("stats %+v, the client got %d; want 12 exported and 12 dropped of 24", st, len(c.all()))
 	}
 	text := scrape(t, p)
 	for _, l := range []string{`lumos_trace_spans_dropped_total{reason="queue_full"} 12`, `lumos_trace_spans_exported_total 12`} {
@@ -81,10 +48,9 @@ func TestDroppedSpansAreCounted(t *testing.T) {
 }
 
 func TestFailedExportsAreCounted(t *testing.T) {
-	exp := newGateExporter()
-	exp.fail.Store(true)
-	close(exp.release)
-	p, reader := testProfiler(t, Config{SpanExporter: exp})
+	c := newMemClient()
+	c.fail.Store(true)
+	p, reader := testProfiler(t, Config{TraceClient: c})
 	warmHello.run(p)
 	if err := p.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -95,46 +61,56 @@ func TestFailedExportsAreCounted(t *testing.T) {
 }
 
 func TestShutdownExportsTheRestThenDropsAndCounts(t *testing.T) {
-	exp := newGateExporter()
-	close(exp.release)
-	p, _ := testProfiler(t, Config{SpanExporter: exp, Batch: BatchConfig{Delay: time.Hour}})
+	c := newMemClient()
+	p, _ := testProfiler(t, Config{TraceClient: c, Batch: BatchConfig{Delay: time.Hour}})
 	warmHello.run(p)
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if exp.spans.Load() != 4 {
-		t.Errorf("Shutdown exported %d spans, want the 4 pending", exp.spans.Load())
+	if n := len(c.all()); n != 4 {
+		t.Errorf("Shutdown exported %d spans, want the 4 pending", n)
 	}
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Errorf("second Shutdown: %v", err)
 	}
-	// A span that reaches the processor after its shutdown is counted.
-	b := p.batch
-	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled})
-	b.OnEnd(tracetest.SpanStub{Name: "late", SpanContext: sc}.Snapshot())
-	if st := p.SpanStats(); st.Exported != 4 || st.Dropped != 1 || b.counts().dropped[dropShutdown] != 1 {
-		t.Errorf("after shutdown: %+v, want 4 exported, 1 dropped", st)
+	warmHello.run(p)
+	if st := p.SpanStats(); st.Exported != 4 || st.Dropped != 4 || p.batch.counts().dropped[dropShutdown] != 4 {
+		t.Errorf("after shutdown: %+v, want 4 exported, 4 dropped", st)
 	}
 }
 
 func TestBatchDelayExportsWithoutAFullBatch(t *testing.T) {
-	exp := newGateExporter()
-	close(exp.release)
-	p, _ := testProfiler(t, Config{SpanExporter: exp, Batch: BatchConfig{Delay: 5 * time.Millisecond}})
+	c := newMemClient()
+	p, _ := testProfiler(t, Config{TraceClient: c, Batch: BatchConfig{Delay: 5 * time.Millisecond}})
 	warmHello.run(p)
 	select {
-	case <-exp.entered:
+	case <-c.entered:
 	case <-time.After(10 * time.Second):
 		t.Fatal("4 spans waited for a full batch of 512")
+	}
+}
+
+func TestBatchesKeepAnInvocationTogether(t *testing.T) {
+	c := newMemClient()
+	p, _ := testProfiler(t, Config{TraceClient: c, Batch: BatchConfig{BatchSize: 6, Delay: time.Hour}})
+	for range 3 {
+		warmHello.run(p) // 4 spans each: batches of 4, never 6 split across invocations
+	}
+	if err := p.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.uploads != 3 || len(c.spans) != 12 {
+		t.Errorf("%d uploads of %d spans, want 3 of 4", c.uploads, len(c.spans))
 	}
 }
 
 // TestHammerRecord records from many goroutines while metrics are scraped
 // and spans flushed; every span is accounted for and every invocation counted.
 func TestHammerRecord(t *testing.T) {
-	exp := newGateExporter()
-	close(exp.release)
-	p, reader := testProfiler(t, Config{SpanExporter: exp, Batch: BatchConfig{QueueSize: 64, BatchSize: 16, Delay: time.Millisecond}})
+	c := newMemClient()
+	p, reader := testProfiler(t, Config{TraceClient: c, Batch: BatchConfig{QueueSize: 64, BatchSize: 16, Delay: time.Millisecond}})
 	if err := p.ObserveFunctions(fakeFunctions{{Name: "hello", Runtime: "wasm-aot"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -178,8 +154,8 @@ func TestHammerRecord(t *testing.T) {
 	// Warm: 4 spans each; cold with one phase: server, cold_start, instantiate, 3 invocation phases = 6.
 	total := uint64(workers/2*each*4 + workers/2*each*6)
 	st := p.SpanStats()
-	if st.Exported+st.Dropped != total || st.Exported != uint64(exp.spans.Load()) {
-		t.Errorf("spans: %+v, exporter got %d; want %d accounted for", st, exp.spans.Load(), total)
+	if st.Exported+st.Dropped != total || st.Exported != uint64(len(c.all())) {
+		t.Errorf("spans: %+v, the client got %d; want %d accounted for", st, len(c.all()), total)
 	}
 	rm := collect(t, reader)
 	if n := count(t, rm, MetricInvocations, nil); n != workers*each {

@@ -7,21 +7,27 @@ import (
 	"io"
 	"iter"
 	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/lumos-edge/lumos/gateway"
 	"github.com/lumos-edge/lumos/invoker"
 	"github.com/lumos-edge/lumos/pool"
 )
 
-// testProfiler builds a profiler with an in-memory span exporter (when
-// exp is not nil) and a manual metric reader, shut down at the end of the test.
+// testProfiler builds a profiler with a manual metric reader, shut down at
+// the end of the test.
 func testProfiler(t testing.TB, cfg Config) (*Profiler, *sdkmetric.ManualReader) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
@@ -171,20 +177,99 @@ func (f fakeFunctions) FunctionStats() iter.Seq[gateway.FunctionStats] {
 
 var _ = pool.Stats{}
 
-// spansByName indexes ended spans by name (names are unique per trace here).
-func spansByName(spans tracetest.SpanStubs) map[string]tracetest.SpanStub {
-	m := map[string]tracetest.SpanStub{}
+// memClient is an otlptrace.Client that keeps what it is sent; fail makes
+// uploads fail, gate (when set) blocks each upload until closed.
+type memClient struct {
+	entered chan struct{} // an upload began (buffered)
+	gate    chan struct{}
+	fail    atomic.Bool
+
+	mu      sync.Mutex
+	spans   []*tracepb.Span
+	res     []*tracepb.ResourceSpans
+	uploads int
+	started bool
+	stopped bool
+}
+
+func newMemClient() *memClient { return &memClient{entered: make(chan struct{}, 1<<16)} }
+
+func (m *memClient) Start(context.Context) error {
+	m.mu.Lock()
+	m.started = true
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memClient) Stop(context.Context) error {
+	m.mu.Lock()
+	m.stopped = true
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memClient) UploadTraces(ctx context.Context, rss []*tracepb.ResourceSpans) error {
+	m.entered <- struct{}{}
+	if m.gate != nil {
+		select {
+		case <-m.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if m.fail.Load() {
+		return errors.New("collector down")
+	}
+	// Encode and decode, as a collector would: what is kept is what went on the wire.
+	wire, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: rss})
+	if err != nil {
+		return err
+	}
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(wire, &req); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.uploads++
+	for _, rs := range req.ResourceSpans {
+		m.res = append(m.res, rs)
+		for _, ss := range rs.ScopeSpans {
+			m.spans = append(m.spans, ss.Spans...)
+		}
+	}
+	return nil
+}
+
+func (m *memClient) all() []*tracepb.Span {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.spans)
+}
+
+// spansByName indexes spans by name (names are unique per trace here).
+func spansByName(spans []*tracepb.Span) map[string]*tracepb.Span {
+	m := map[string]*tracepb.Span{}
 	for _, s := range spans {
 		m[s.Name] = s
 	}
 	return m
 }
 
-// attrs maps a span's attributes by key.
-func attrs(s tracetest.SpanStub) map[string]attribute.Value {
-	m := map[string]attribute.Value{}
+// attrs maps a span's attributes by key to their Go values.
+func attrs(s *tracepb.Span) map[string]any {
+	m := map[string]any{}
 	for _, kv := range s.Attributes {
-		m[string(kv.Key)] = kv.Value
+		switch v := kv.Value.Value.(type) {
+		case *commonpb.AnyValue_StringValue:
+			m[kv.Key] = v.StringValue
+		case *commonpb.AnyValue_IntValue:
+			m[kv.Key] = v.IntValue
+		case *commonpb.AnyValue_BoolValue:
+			m[kv.Key] = v.BoolValue
+		default:
+			m[kv.Key] = kv.Value.String()
+		}
 	}
 	return m
 }

@@ -1,14 +1,15 @@
 // Package profiler is Lumos's built-in telemetry: it receives every
 // invocation record from the gateway (it is a gateway.Recorder) and turns it
 // into an OpenTelemetry trace (a SERVER span per request with a child span
-// per phase that happened) and into metrics, served to Prometheus at
-// /metrics and optionally pushed over OTLP.
+// per phase that happened), exported over OTLP, and into metrics through
+// the OpenTelemetry metric SDK, served to Prometheus at /metrics and
+// optionally pushed over OTLP.
 //
-// Traces are off unless Config.SpanExporter is set; then every span goes
-// through a batching processor that counts each span it exports and each one
-// it drops, so none is lost silently. Metrics are recorded for every
-// invocation, whatever the trace sampler keeps. RATIONALE.md explains the
-// choices and their cost.
+// Traces are off unless Config.TraceClient is set. The spans of a sampled
+// invocation are built from its record, after the fact, by the export
+// goroutine, which counts every span it exports and every one it drops: none
+// is lost silently. Metrics are recorded for every invocation, whatever the
+// trace sampler keeps. RATIONALE.md explains the choices and their cost.
 package profiler
 
 import (
@@ -22,11 +23,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lumos-edge/lumos/gateway"
 	"github.com/lumos-edge/lumos/invoker"
@@ -46,9 +47,10 @@ type Config struct {
 	ServiceName string
 	// ServiceVersion is the resource's service.version; "" leaves it out.
 	ServiceVersion string
-	// SpanExporter receives the traces. nil turns tracing off: no tracer
-	// exists and no span work is done.
-	SpanExporter sdktrace.SpanExporter
+	// TraceClient uploads the traces (otlptracehttp.NewClient or
+	// otlptracegrpc.NewClient). nil turns tracing off: no span work at all.
+	// The profiler starts it in New and stops it in Shutdown.
+	TraceClient otlptrace.Client
 	// Sampler picks the traces to keep; nil is the SDK's default,
 	// parent-based always-on. Metrics see every invocation whatever it picks.
 	Sampler sdktrace.Sampler
@@ -72,9 +74,8 @@ var _ Functions = (*gateway.Gateway)(nil)
 // Profiler records invocations as traces and metrics. It is safe for
 // concurrent use. Close it with Shutdown, which flushes what is pending.
 type Profiler struct {
-	tracer  trace.Tracer // nil: tracing off
-	tp      *sdktrace.TracerProvider
-	batch   *batcher
+	sampler sdktrace.Sampler
+	batch   *batcher // nil: tracing off
 	mp      *sdkmetric.MeterProvider
 	met     *instruments // nil: metrics off
 	handler http.Handler
@@ -98,14 +99,15 @@ func New(ctx context.Context, cfg Config) (*Profiler, error) {
 		return nil, fmt.Errorf("profiler: resource: %w", err)
 	}
 	p := &Profiler{}
-	if cfg.SpanExporter != nil {
-		p.batch = newBatcher(cfg.SpanExporter, cfg.Batch)
-		opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSpanProcessor(p.batch)}
-		if cfg.Sampler != nil {
-			opts = append(opts, sdktrace.WithSampler(cfg.Sampler))
+	if cfg.TraceClient != nil {
+		if err := cfg.TraceClient.Start(ctx); err != nil {
+			return nil, fmt.Errorf("profiler: start trace client: %w", err)
 		}
-		p.tp = sdktrace.NewTracerProvider(opts...)
-		p.tracer = p.tp.Tracer(scopeName)
+		p.sampler = cfg.Sampler
+		if p.sampler == nil {
+			p.sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
+		}
+		p.batch = newBatcher(cfg.TraceClient, cfg.Batch, res)
 	}
 	if !cfg.DisableMetrics {
 		if err := p.startMetrics(res, cfg.MetricReaders); err != nil {
@@ -150,7 +152,7 @@ func (p *Profiler) ObserveFunctions(fs Functions) error {
 }
 
 // Tracing reports whether the profiler traces.
-func (p *Profiler) Tracing() bool { return p.tracer != nil }
+func (p *Profiler) Tracing() bool { return p.batch != nil }
 
 // SpanStats counts the spans handed to the exporter and the spans dropped.
 type SpanStats struct {
@@ -171,21 +173,22 @@ func (p *Profiler) SpanStats() SpanStats {
 
 // ForceFlush exports the spans pending now and waits for it, or for ctx.
 func (p *Profiler) ForceFlush(ctx context.Context) error {
-	if p.tp == nil {
+	if p.batch == nil {
 		return nil
 	}
-	return p.tp.ForceFlush(ctx)
+	return p.batch.flush(ctx)
 }
 
 // Shutdown flushes pending spans and metrics and stops the exporters; later
-// calls do nothing. Invocations recorded afterwards are no longer traced.
+// calls do nothing. The spans of invocations recorded afterwards are
+// dropped (and counted).
 func (p *Profiler) Shutdown(ctx context.Context) error {
 	if p.shut.Swap(true) {
 		return nil
 	}
 	var errs []error
-	if p.tp != nil {
-		errs = append(errs, p.tp.Shutdown(ctx))
+	if p.batch != nil {
+		errs = append(errs, p.batch.shutdown(ctx))
 	}
 	if p.mp != nil {
 		errs = append(errs, p.mp.Shutdown(ctx))
@@ -199,19 +202,19 @@ func (p *Profiler) Shutdown(ctx context.Context) error {
 // Begin starts the invocation's SERVER span (when tracing) and returns its
 // trace context for the function.
 func (p *Profiler) Begin(inv *invoker.Invocation, call gateway.Call) gateway.TraceContext {
-	if p.tracer == nil {
+	if p.batch == nil {
 		return gateway.TraceContext{}
 	}
 	return p.beginSpan(inv, call)
 }
 
-// Record counts inv in the metrics and, when its span is sampled, ends the
-// span with its attributes and the phase spans. It never fails the request.
+// Record counts inv in the metrics and, when its trace is sampled, queues
+// it for span export. It never blocks and never fails the request.
 func (p *Profiler) Record(inv *invoker.Invocation) {
 	if p.met != nil {
 		p.met.record(inv)
 	}
-	if span, ok := inv.Trace.(trace.Span); ok {
-		p.endSpan(span, inv)
+	if c, ok := inv.Trace.(*sampledCall); ok && p.batch != nil {
+		p.batch.add(record{call: c, inv: inv, n: spanCount(inv)})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 func TestMetricsCompleteWhatever(t *testing.T) {
@@ -13,7 +12,7 @@ func TestMetricsCompleteWhatever(t *testing.T) {
 		sampler sdktrace.Sampler
 	}{{"never sampled", sdktrace.NeverSample()}, {"10%", sdktrace.TraceIDRatioBased(0.1)}, {"always", sdktrace.AlwaysSample()}} {
 		t.Run(tt.name, func(t *testing.T) {
-			p, reader := testProfiler(t, Config{SpanExporter: tracetest.NewInMemoryExporter(), Sampler: tt.sampler})
+			p, reader := testProfiler(t, Config{TraceClient: newMemClient(), Sampler: tt.sampler})
 			const n = 200
 			for range n {
 				warmHello.run(p)

@@ -3,13 +3,11 @@ package profiler
 import (
 	"context"
 	"encoding/hex"
+	"math/rand/v2"
 	"strings"
-	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lumos-edge/lumos/gateway"
@@ -19,48 +17,39 @@ import (
 // route is the server span's http.route: the literal route template.
 const route = "/function/{name}"
 
-// Span attribute keys beyond the semantic conventions.
-const (
-	keyRuntime       = attribute.Key("lumos.runtime")
-	keyABI           = attribute.Key("lumos.abi")
-	keyStart         = attribute.Key("lumos.start")
-	keyRequestBytes  = attribute.Key("lumos.request.bytes")
-	keyResponseBytes = attribute.Key("lumos.response.bytes")
-)
-
 // coldStartSpan names the span grouping a cold start's phases.
 const coldStartSpan = "cold_start"
 
-// Span attributes known before the sampler decides, by method: no
-// allocation for the common methods.
-var (
-	attrRoute      = semconv.HTTPRoute(route)
-	attrTriggerHTT = semconv.FaaSTriggerHTTP
-	spanNames      = map[string]string{}
-	methodAttrs    = map[string]attribute.KeyValue{}
-)
+// knownMethods are the methods whose span names and attributes are
+// prepared once; others are _OTHER (HTTP semantic conventions).
+var knownMethods = map[string]string{}
 
 func init() {
-	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"} {
-		spanNames[m] = m + " " + route
-		methodAttrs[m] = semconv.HTTPRequestMethodKey.String(m)
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS", "CONNECT", "TRACE"} {
+		knownMethods[m] = m + " " + route
 	}
 }
 
-// spanName is "{METHOD} /function/{name}".
-func spanName(method string) string {
-	if n, ok := spanNames[method]; ok {
-		return n
+// spanName is "{METHOD} /function/{name}" and the http.request.method
+// value: the method, or _OTHER for one the gateway does not know.
+func spanName(method string) (name, attr string) {
+	if n, ok := knownMethods[method]; ok {
+		return n, method
 	}
-	return strings.Clone(method) + " " + route
+	return "HTTP " + route, "_OTHER"
 }
 
-func methodAttr(method string) attribute.KeyValue {
-	if kv, ok := methodAttrs[method]; ok {
-		return kv
-	}
-	// Semantic conventions: a method the server does not know is _OTHER.
-	return semconv.HTTPRequestMethodOther
+// sampledCall is what Begin keeps of a sampled invocation for its spans:
+// the server span's identity and the request's attributes.
+type sampledCall struct {
+	traceID  trace.TraceID
+	spanID   trace.SpanID
+	parentID trace.SpanID // zero: the server span is a root
+	remote   bool         // the parent came from the caller
+	state    string       // W3C tracestate
+	name     string       // span name
+	method   string       // http.request.method
+	path     string       // url.path, a copy
 }
 
 // callCarrier reads the caller's W3C headers for the propagator.
@@ -78,87 +67,81 @@ func (c *callCarrier) Get(key string) string {
 func (c *callCarrier) Set(string, string) {}
 func (c *callCarrier) Keys() []string     { return []string{"traceparent", "tracestate"} }
 
-// beginSpan starts the SERVER span, continuing the caller's trace.
+// randomTraceID and randomSpanID draw ids from the runtime's per-thread
+// generator: no lock on the request path (the SDK's default generator has one).
+func randomTraceID() trace.TraceID {
+	var id trace.TraceID
+	for id == (trace.TraceID{}) {
+		a, b := rand.Uint64(), rand.Uint64()
+		for i := range 8 {
+			id[i], id[8+i] = byte(a>>(8*i)), byte(b>>(8*i))
+		}
+	}
+	return id
+}
+
+func randomSpanID() trace.SpanID {
+	var id trace.SpanID
+	for id == (trace.SpanID{}) {
+		a := rand.Uint64()
+		for i := range 8 {
+			id[i] = byte(a >> (8 * i))
+		}
+	}
+	return id
+}
+
+// beginSpan decides whether the invocation is sampled, names its server
+// span, and returns the trace context the function gets. Nothing is built
+// for a trace the sampler drops.
 func (p *Profiler) beginSpan(inv *invoker.Invocation, call gateway.Call) gateway.TraceContext {
 	ctx := context.Background()
+	var parent trace.SpanContext
 	if call.TraceParent != "" {
 		// The trace state keeps substrings of its input: give it its own copy
 		// (call's strings alias the gateway's buffers).
 		c := &callCarrier{parent: call.TraceParent, state: strings.Clone(call.TraceState)}
 		ctx = propagation.TraceContext{}.Extract(ctx, c)
+		parent = trace.SpanContextFromContext(ctx)
 	}
-	_, span := p.tracer.Start(ctx, spanName(call.Method),
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithTimestamp(inv.Begin),
-		trace.WithAttributes(methodAttr(call.Method), attrRoute, attrTriggerHTT))
-	if span.IsRecording() {
-		span.SetAttributes(semconv.URLPath(strings.Clone(call.Path)))
+	traceID := parent.TraceID()
+	if !parent.IsValid() {
+		traceID = randomTraceID()
 	}
-	inv.Trace = span
-	return traceContext(span.SpanContext())
-}
-
-// traceContext formats sc as W3C headers.
-func traceContext(sc trace.SpanContext) gateway.TraceContext {
-	if !sc.IsValid() {
-		return gateway.TraceContext{}
+	spanID := randomSpanID()
+	name, method := spanName(call.Method)
+	res := p.sampler.ShouldSample(sdktrace.SamplingParameters{
+		ParentContext: ctx, TraceID: traceID, Name: name, Kind: trace.SpanKindServer,
+	})
+	var flags trace.TraceFlags
+	if res.Decision == sdktrace.RecordAndSample {
+		flags = trace.FlagsSampled
+		sc := &sampledCall{traceID: traceID, spanID: spanID, name: name, method: method, path: strings.Clone(call.Path)}
+		if parent.IsValid() {
+			sc.parentID, sc.remote = parent.SpanID(), parent.IsRemote()
+		}
+		if res.Tracestate.Len() > 0 {
+			sc.state = res.Tracestate.String()
+		}
+		inv.Trace = sc
 	}
-	var b [55]byte
-	copy(b[:], "00-")
-	tid, sid := sc.TraceID(), sc.SpanID()
-	hex.Encode(b[3:35], tid[:])
-	b[35] = '-'
-	hex.Encode(b[36:52], sid[:])
-	b[52] = '-'
-	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags() & trace.FlagsSampled)})
-	tc := gateway.TraceContext{Parent: string(b[:])}
-	if ts := sc.TraceState(); ts.Len() > 0 {
-		tc.State = ts.String()
+	tc := gateway.TraceContext{Parent: traceParent(traceID, spanID, flags)}
+	if res.Tracestate.Len() > 0 {
+		tc.State = res.Tracestate.String()
 	}
 	return tc
 }
 
-// endSpan completes the server span of inv with its attributes and phase
-// spans, and ends it at inv's end.
-func (p *Profiler) endSpan(span trace.Span, inv *invoker.Invocation) {
-	if !span.IsRecording() {
-		return // not sampled: the metrics have the record
-	}
-	out := classify(inv.Status, inv.Err)
-	attrs := make([]attribute.KeyValue, 0, 16)
-	attrs = append(attrs,
-		semconv.HTTPResponseStatusCode(inv.Status),
-		semconv.HTTPRequestBodySize(inv.RequestBytes),
-		semconv.HTTPResponseBodySize(inv.ResponseBytes),
-		semconv.FaaSInvokedName(inv.Function),
-		semconv.FaaSInvocationID(inv.ID),
-		semconv.FaaSColdstart(inv.Start == invoker.StartCold),
-		keyRuntime.String(inv.Runtime),
-		keyABI.String(string(inv.ABI)),
-		keyRequestBytes.Int(inv.RequestBytes),
-		keyResponseBytes.Int(inv.ResponseBytes),
-	)
-	if inv.Instance != "" {
-		attrs = append(attrs, semconv.FaaSInstance(inv.Instance))
-	}
-	if inv.Start != "" {
-		attrs = append(attrs, keyStart.String(string(inv.Start)))
-	}
-	if inv.MaxMemory > 0 {
-		attrs = append(attrs, semconv.FaaSMaxMemory(int(inv.MaxMemory)))
-	}
-	if out.serverError() {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(out.String()))
-		if inv.Err != nil {
-			span.RecordError(inv.Err, trace.WithTimestamp(inv.Begin.Add(inv.Total)))
-			span.SetStatus(codes.Error, inv.Err.Error())
-		} else {
-			span.SetStatus(codes.Error, "")
-		}
-	}
-	span.SetAttributes(attrs...)
-	p.phaseSpans(trace.ContextWithSpan(context.Background(), span), inv)
-	span.End(trace.WithTimestamp(inv.Begin.Add(inv.Total)))
+// traceParent formats a W3C traceparent header.
+func traceParent(tid trace.TraceID, sid trace.SpanID, flags trace.TraceFlags) string {
+	var b [55]byte
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(flags)})
+	return string(b[:])
 }
 
 // coldPhase reports whether a phase belongs to a cold start.
@@ -171,39 +154,26 @@ func coldPhase(n invoker.PhaseName) bool {
 	return false
 }
 
-// phaseSpans creates a child span of parent for each phase of inv, after
-// the fact: each starts and ends at the phase's recorded times. A cold
-// start's phases are children of one cold_start span covering them.
-func (p *Profiler) phaseSpans(parent context.Context, inv *invoker.Invocation) {
-	phases := inv.Phases.Phases()
-	var coldBegin, coldEnd time.Time
-	if inv.Start == invoker.StartCold {
-		for _, ph := range phases {
-			if !coldPhase(ph.Name) {
-				continue
-			}
-			if coldBegin.IsZero() || ph.Start.Before(coldBegin) {
-				coldBegin = ph.Start
-			}
-			if end := ph.Start.Add(ph.Duration); end.After(coldEnd) {
-				coldEnd = end
-			}
+// spanCount is how many spans inv's trace has: the server span, one per
+// phase, and the cold_start span when cold phases are grouped under it.
+func spanCount(inv *invoker.Invocation) int {
+	n := 1 + len(inv.Phases.Phases())
+	if groupsColdStart(inv) {
+		n++
+	}
+	return n
+}
+
+// groupsColdStart reports whether inv's trace has a cold_start span: a cold
+// start that recorded cold phases.
+func groupsColdStart(inv *invoker.Invocation) bool {
+	if inv.Start != invoker.StartCold {
+		return false
+	}
+	for _, ph := range inv.Phases.Phases() {
+		if coldPhase(ph.Name) {
+			return true
 		}
 	}
-	var coldCtx context.Context
-	var cold trace.Span
-	for _, ph := range phases {
-		ctx := parent
-		if !coldBegin.IsZero() && coldPhase(ph.Name) {
-			if cold == nil {
-				coldCtx, cold = p.tracer.Start(parent, coldStartSpan, trace.WithTimestamp(coldBegin))
-			}
-			ctx = coldCtx
-		}
-		_, s := p.tracer.Start(ctx, string(ph.Name), trace.WithTimestamp(ph.Start))
-		s.End(trace.WithTimestamp(ph.Start.Add(ph.Duration)))
-	}
-	if cold != nil {
-		cold.End(trace.WithTimestamp(coldEnd))
-	}
+	return false
 }

@@ -157,7 +157,7 @@ func TestTelemetryConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (cfg.SpanExporter != nil) != tt.tracing || len(cfg.MetricReaders) != tt.readers || cfg.ServiceName != "lumos" {
+			if (cfg.TraceClient != nil) != tt.tracing || len(cfg.MetricReaders) != tt.readers || cfg.ServiceName != "lumos" {
 				t.Errorf("config %+v", cfg)
 			}
 			if tt.sampler != "" && (cfg.Sampler == nil || cfg.Sampler.Description() != tt.sampler) {

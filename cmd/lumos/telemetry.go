@@ -73,13 +73,13 @@ func telemetryConfig(ctx context.Context, getenv func(string) string, metrics bo
 			if url != "" {
 				opts = append(opts, otlptracehttp.WithEndpointURL(httpURL(url, explicit, "/v1/traces")))
 			}
-			cfg.SpanExporter, err = otlptracehttp.New(ctx, opts...)
+			cfg.TraceClient = otlptracehttp.NewClient(opts...)
 		case protocolGRPC:
 			var opts []otlptracegrpc.Option
 			if url != "" {
 				opts = append(opts, otlptracegrpc.WithEndpointURL(url))
 			}
-			cfg.SpanExporter, err = otlptracegrpc.New(ctx, opts...)
+			cfg.TraceClient = otlptracegrpc.NewClient(opts...)
 		default:
 			err = fmt.Errorf("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL %q: want %s or %s", p, protocolHTTP, protocolGRPC)
 		}
@@ -233,13 +233,11 @@ func batchConfig(getenv func(string) string) (profiler.BatchConfig, error) {
 	return c, err
 }
 
-// shutdownQuietly releases the exporters of a configuration that will not be used.
+// shutdownQuietly releases the metric readers of a configuration that will
+// not be used (the trace client is started only by the profiler).
 func shutdownQuietly(cfg profiler.Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if cfg.SpanExporter != nil {
-		cfg.SpanExporter.Shutdown(ctx)
-	}
 	for _, r := range cfg.MetricReaders {
 		r.Shutdown(ctx)
 	}

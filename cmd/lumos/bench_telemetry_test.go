@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+)
+
+// BenchmarkWarmHelloTelemetry measures what telemetry costs: warm invokes of
+// the bundled hello (wasm-aot, loop ABI) through HTTP on three gateways in
+// the same run, rounds interleaved: telemetry off; tracing and metrics on
+// with every span exported over OTLP/HTTP to a loopback sink that decodes
+// each export request; and the same with a 10% trace-id ratio sampler. It
+// fails if any span is lost (dropped, or not received by the sink).
+//
+//	go test -run='^$' -bench=WarmHelloTelemetry -benchtime=1x ./cmd/lumos/
+func BenchmarkWarmHelloTelemetry(b *testing.B) {
+	sinkAll, sinkRatio := startOTLPSink(b, false), startOTLPSink(b, false)
+	start := func(env map[string]string) *server {
+		srv, err := startServer(context.Background(), serveOptions{
+			addr: "127.0.0.1:0", dataDir: b.TempDir(), defaultRuntime: "wasm-aot", bundled: true,
+			adminUser: "admin", adminPassword: "bench", maxBody: 16 << 20, maxArtifact: 128 << 20,
+			defaultTimeout: 30 * time.Second, maxTimeout: time.Minute, logLevel: "error", logOut: io.Discard,
+			metrics: env != nil, getenv: envMap(env),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { srv.Close(context.Background()) })
+		return srv
+	}
+	off := start(nil)
+	all := start(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": sinkAll.url, "OTEL_TRACES_SAMPLER": "always_on"})
+	ratio := start(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": sinkRatio.url,
+		"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"})
+	modes := []struct {
+		name string
+		srv  *server
+		rps  float64
+		n    int64
+	}{{"off", off, 0, 0}, {"all", all, 0, 0}, {"ratio", ratio, 0, 0}}
+	for i := range modes {
+		measureLoad(b, modes[i].srv.url+"/function/hello", 500*time.Millisecond) // warm the pool and the connections
+	}
+	for range loadRounds {
+		for i := range modes {
+			rps, n := measureLoad(b, modes[i].srv.url+"/function/hello", loadDuration)
+			modes[i].rps += rps / loadRounds
+			modes[i].n += n
+		}
+	}
+	for _, srv := range []*server{all, ratio} {
+		if err := srv.prof.ForceFlush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("req/s: off %.0f, all %.0f, 10%% %.0f", modes[0].rps, modes[1].rps, modes[2].rps)
+	st := all.prof.SpanStats()
+	servers, spans := sinkAll.servers.Load(), sinkAll.spans.Load()
+	// The warm-up requests are traced too: at least every measured one.
+	if st.Dropped != 0 || int64(st.Exported) != spans || servers < modes[1].n || spans < 4*servers || sinkAll.bad.Load() != 0 {
+		b.Errorf("all exported: %+v; the sink got %d spans, %d server spans, for %d measured requests", st, spans, servers, modes[1].n)
+	}
+	rst := ratio.prof.SpanStats()
+	if rst.Dropped != 0 || int64(rst.Exported) != sinkRatio.spans.Load() {
+		b.Errorf("10%%: %+v; the sink got %d spans", rst, sinkRatio.spans.Load())
+	}
+	b.ReportMetric(modes[0].rps, "off-req/s")
+	b.ReportMetric(modes[1].rps, "all-req/s")
+	b.ReportMetric(modes[2].rps, "ratio10-req/s")
+	b.ReportMetric(modes[1].rps/modes[0].rps, "all/off")
+	b.ReportMetric(modes[2].rps/modes[0].rps, "ratio10/off")
+	b.ReportMetric(float64(sinkRatio.servers.Load())/float64(modes[2].n), "sampled-share")
+}
