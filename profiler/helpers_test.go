@@ -30,8 +30,11 @@ import (
 // the end of the test.
 func testProfiler(t testing.TB, cfg Config) (*Profiler, *sdkmetric.ManualReader) {
 	t.Helper()
-	reader := sdkmetric.NewManualReader()
-	cfg.MetricReaders = append(cfg.MetricReaders, reader)
+	var reader *sdkmetric.ManualReader
+	cfg.MetricReaders = func(producer sdkmetric.Producer) []sdkmetric.Reader {
+		reader = sdkmetric.NewManualReader(sdkmetric.WithProducer(producer))
+		return []sdkmetric.Reader{reader}
+	}
 	p, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)

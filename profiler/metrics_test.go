@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/lumos-edge/lumos/invoker"
 	"github.com/lumos-edge/lumos/pool"
@@ -100,27 +100,41 @@ func TestMetricsOff(t *testing.T) {
 func TestAttributeSets(t *testing.T) {
 	p, _ := testProfiler(t, Config{})
 	in := p.met
-	a := in.setsFor("hello", "wasm-aot")
-	if in.setsFor("hello", "wasm-aot") != a || in.setsFor("hello", "wasm-interp") == a {
+	a := in.statsFor("hello", "wasm-aot")
+	if in.statsFor("hello", "wasm-aot") != a || in.statsFor("hello", "wasm-interp") == a {
 		t.Error("the cache does not key by function and runtime")
 	}
-	set := func(m measure) attribute.Set { return metric.NewAddConfig(m.add).Attributes() }
-	check := func(what string, m measure, want map[string]string) {
+	check := func(what string, s attribute.Set, want map[string]string) {
 		t.Helper()
-		s := set(m)
 		if s.Len() != len(want) || !matches(s, want) {
 			t.Errorf("%s: attributes %v, want %v", what, s.ToSlice(), want)
 		}
 	}
 	check("base", a.base, map[string]string{"function": "hello", "runtime": "wasm-aot"})
-	check("outcome", a.outcome[outcomeTimeout], map[string]string{"function": "hello", "runtime": "wasm-aot", "outcome": "timeout"})
-	check("start none", a.start[0], map[string]string{"function": "hello", "runtime": "wasm-aot", "start": "none"})
-	check("start warm", a.start[3], map[string]string{"function": "hello", "runtime": "wasm-aot", "start": "warm"})
-	check("phase", a.phase[1], map[string]string{"function": "hello", "runtime": "wasm-aot", "phase": "execute"})
-	check("cold phase", a.cold[1], map[string]string{"function": "hello", "runtime": "wasm-aot", "phase": "cache_load"})
-	check("code", a.code(404), map[string]string{"function_name": "hello", "code": "404"})
-	if m1, m2 := a.code(200), a.code(200); &m1.add[0] != &m2.add[0] {
-		t.Error("the code sets are not cached")
+	check("outcome", a.outcomeSet[outcomeTimeout], map[string]string{"function": "hello", "runtime": "wasm-aot", "outcome": "timeout"})
+	check("start none", a.startSet[0], map[string]string{"function": "hello", "runtime": "wasm-aot", "start": "none"})
+	check("start warm", a.startSet[3], map[string]string{"function": "hello", "runtime": "wasm-aot", "start": "warm"})
+	check("phase", a.phaseSet[1], map[string]string{"function": "hello", "runtime": "wasm-aot", "phase": "execute"})
+	check("cold phase", a.coldSet[1], map[string]string{"function": "hello", "runtime": "wasm-aot", "phase": "cache_load"})
+	check("code", a.code(404).set, map[string]string{"function_name": "hello", "code": "404"})
+	if a.code(200) != a.code(200) || a.code(200) == a.code(201) {
+		t.Error("the code series are not cached by code")
+	}
+}
+
+func TestHistogramBuckets(t *testing.T) {
+	h := newHistogram(newBuckets(0.001, 0.01))
+	for _, d := range []time.Duration{0, time.Millisecond, time.Millisecond + 1, 10 * time.Millisecond, time.Second} {
+		h.observe(d)
+	}
+	p, ok := h.point(attribute.NewSet(), time.Time{}, time.Time{})
+	// Prometheus buckets are upper-inclusive: 1ms falls in le=0.001.
+	if !ok || p.Count != 5 || !slices.Equal(p.BucketCounts, []uint64{2, 2, 1}) || p.Sum != 1.012000001 {
+		t.Errorf("point %+v", p)
+	}
+	empty := newHistogram(durationBuckets)
+	if _, ok := empty.point(attribute.NewSet(), time.Time{}, time.Time{}); ok {
+		t.Error("an empty histogram yields a point")
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"iter"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -58,9 +59,11 @@ type Config struct {
 	Batch BatchConfig
 	// DisableMetrics turns metrics off: no meter, no /metrics handler.
 	DisableMetrics bool
-	// MetricReaders are extra metric readers (an OTLP periodic reader),
-	// besides the Prometheus exporter. Shutdown shuts them down.
-	MetricReaders []sdkmetric.Reader
+	// MetricReaders builds extra metric readers (an OTLP periodic reader)
+	// besides the Prometheus exporter. Each reader must be given producer
+	// (sdkmetric.WithProducer): it yields the invocation metrics. Shutdown
+	// shuts the readers down. nil: none.
+	MetricReaders func(producer sdkmetric.Producer) []sdkmetric.Reader
 }
 
 // Functions reports the deployed functions' pools, for the gauges of queue
@@ -118,20 +121,26 @@ func New(ctx context.Context, cfg Config) (*Profiler, error) {
 	return p, nil
 }
 
-// startMetrics builds the meter provider, the Prometheus registry and the instruments.
-func (p *Profiler) startMetrics(res *resource.Resource, readers []sdkmetric.Reader) error {
+// startMetrics builds the meter provider, the Prometheus registry and the
+// invocation metrics' producer.
+func (p *Profiler) startMetrics(res *resource.Resource, readers func(sdkmetric.Producer) []sdkmetric.Reader) error {
+	p.met = newInstruments(time.Now())
 	reg := prometheus.NewRegistry()
-	prom, err := newPrometheusReader(reg)
+	prom, err := newPrometheusReader(reg, p.met)
 	if err != nil {
 		return err
 	}
-	opts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom), sdkmetric.WithExemplarFilter(alwaysOffExemplars)}
-	for _, r := range readers {
-		opts = append(opts, sdkmetric.WithReader(r))
+	opts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom)}
+	if readers != nil {
+		for _, r := range readers(p.met) {
+			opts = append(opts, sdkmetric.WithReader(r))
+		}
 	}
 	p.mp = sdkmetric.NewMeterProvider(opts...)
-	if p.met, err = newInstruments(p.mp.Meter(scopeName), p.batch); err != nil {
-		return err
+	if p.batch != nil {
+		if err := observeSpans(p.mp.Meter(scopeName), p.batch); err != nil {
+			return err
+		}
 	}
 	p.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return nil
@@ -145,10 +154,10 @@ func (p *Profiler) MetricsHandler() http.Handler { return p.handler }
 // by state, gateway_service_count) at each collection. Call it once, after
 // the gateway exists; without it those gauges are absent.
 func (p *Profiler) ObserveFunctions(fs Functions) error {
-	if p.met == nil {
+	if p.mp == nil {
 		return nil
 	}
-	return p.met.observe(fs)
+	return observePools(p.mp.Meter(scopeName), fs)
 }
 
 // Tracing reports whether the profiler traces.

@@ -14,9 +14,10 @@ import (
 // already Prometheus names, so the exporter is told to add no suffix (no
 // _total, no unit) and no scope labels: the exposition shows exactly the
 // Metric* names.
-func newPrometheusReader(reg *prometheus.Registry) (sdkmetric.Reader, error) {
+func newPrometheusReader(reg *prometheus.Registry, producer sdkmetric.Producer) (sdkmetric.Reader, error) {
 	exp, err := otelprom.New(
 		otelprom.WithRegisterer(reg),
+		otelprom.WithProducer(producer),
 		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithoutSuffixes),
 		otelprom.WithoutScopeInfo(),
 	)

@@ -31,7 +31,7 @@ func BenchmarkWarmHelloTelemetry(b *testing.B) {
 		return srv
 	}
 	off := start(nil)
-	all := start(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": sinkAll.url, "OTEL_TRACES_SAMPLER": "always_on"})
+	all := start(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": sinkAll.url, "OTEL_TRACES_SAMPLER": "always_on", "OTEL_BSP_MAX_QUEUE_SIZE": "65536"})
 	ratio := start(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": sinkRatio.url,
 		"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"})
 	modes := []struct {

@@ -175,7 +175,6 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 	var metrics http.Handler
 	if tcfg.TraceClient != nil || !tcfg.DisableMetrics {
 		if s.prof, err = profiler.New(ctx, tcfg); err != nil {
-			shutdownQuietly(tcfg)
 			return nil, err
 		}
 		recorder, metrics = s.prof, s.prof.MetricsHandler()

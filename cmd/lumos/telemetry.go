@@ -112,12 +112,12 @@ func telemetryConfig(ctx context.Context, getenv func(string) string, metrics bo
 			err = fmt.Errorf("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL %q: want %s or %s", p, protocolHTTP, protocolGRPC)
 		}
 		if err != nil {
-			shutdownQuietly(cfg)
 			return cfg, fmt.Errorf("metric exporter: %w", err)
 		}
-		cfg.MetricReaders = append(cfg.MetricReaders, sdkmetric.NewPeriodicReader(exp))
+		cfg.MetricReaders = func(producer sdkmetric.Producer) []sdkmetric.Reader {
+			return []sdkmetric.Reader{sdkmetric.NewPeriodicReader(exp, sdkmetric.WithProducer(producer))}
+		}
 	default:
-		shutdownQuietly(cfg)
 		return cfg, fmt.Errorf("OTEL_METRICS_EXPORTER %q: want otlp, prometheus or none", e)
 	}
 	return cfg, nil
@@ -233,12 +233,3 @@ func batchConfig(getenv func(string) string) (profiler.BatchConfig, error) {
 	return c, err
 }
 
-// shutdownQuietly releases the metric readers of a configuration that will
-// not be used (the trace client is started only by the profiler).
-func shutdownQuietly(cfg profiler.Config) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	for _, r := range cfg.MetricReaders {
-		r.Shutdown(ctx)
-	}
-}
