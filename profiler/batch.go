@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/sdk/resource"
 )
 
@@ -71,9 +70,9 @@ func (r dropReason) String() string { return dropReasonNames[r] }
 // silently, it counts every span it exports and every span it drops; and it
 // builds the spans from the records only at export, off the request path.
 type batcher struct {
-	client otlptrace.Client
+	sender TraceSender
 	cfg    BatchConfig
-	build  *spanBuilder // the loop's
+	enc    *encoder // the loop's
 
 	mu      sync.Mutex
 	queue   []record
@@ -88,10 +87,10 @@ type batcher struct {
 	dropped  [numDropReasons]atomic.Uint64
 }
 
-func newBatcher(client otlptrace.Client, cfg BatchConfig, res *resource.Resource) *batcher {
+func newBatcher(sender TraceSender, cfg BatchConfig, res *resource.Resource) *batcher {
 	cfg.fill()
 	b := &batcher{
-		client: client, cfg: cfg, build: newSpanBuilder(res),
+		sender: sender, cfg: cfg, enc: newEncoder(res),
 		kick:    make(chan struct{}, 1),
 		flushes: make(chan chan struct{}),
 		stop:    make(chan struct{}),
@@ -174,7 +173,7 @@ func (b *batcher) drain(spare *[]record) {
 func (b *batcher) export(recs []record, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ExportTimeout)
 	defer cancel()
-	if err := b.client.UploadTraces(ctx, b.build.build(recs)); err != nil {
+	if err := b.sender.Send(ctx, b.enc.encode(recs)); err != nil {
 		b.dropped[dropExportFailed].Add(uint64(n))
 		otel.Handle(err)
 		return
@@ -200,7 +199,7 @@ func (b *batcher) flush(ctx context.Context) error {
 	}
 }
 
-// shutdown exports what is queued, then stops the client. Spans recorded
+// shutdown exports what is queued, then shuts the sender down. Spans recorded
 // afterwards are dropped (reason shutdown).
 func (b *batcher) shutdown(ctx context.Context) error {
 	b.mu.Lock()
@@ -214,9 +213,9 @@ func (b *batcher) shutdown(ctx context.Context) error {
 	select {
 	case <-b.done:
 	case <-ctx.Done():
-		return errors.Join(ctx.Err(), b.client.Stop(ctx))
+		return errors.Join(ctx.Err(), b.sender.Shutdown(ctx))
 	}
-	return b.client.Stop(ctx)
+	return b.sender.Shutdown(ctx)
 }
 
 // spanCounts is a snapshot of the counters.

@@ -13,7 +13,7 @@ import (
 func TestDroppedSpansAreCounted(t *testing.T) {
 	c := newMemClient()
 	c.gate = make(chan struct{})
-	p, reader := testProfiler(t, Config{TraceClient: c, Batch: BatchConfig{QueueSize: 8, BatchSize: 4, Delay: time.Hour}})
+	p, reader := testProfiler(t, Config{TraceSender: c, Batch: BatchConfig{QueueSize: 8, BatchSize: 4, Delay: time.Hour}})
 	// One warm invocation has 4 spans: a full batch, so its export starts and blocks.
 	warmHello.run(p)
 	<-c.entered
@@ -50,7 +50,7 @@ func TestDroppedSpansAreCounted(t *testing.T) {
 func TestFailedExportsAreCounted(t *testing.T) {
 	c := newMemClient()
 	c.fail.Store(true)
-	p, reader := testProfiler(t, Config{TraceClient: c})
+	p, reader := testProfiler(t, Config{TraceSender: c})
 	warmHello.run(p)
 	if err := p.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -62,7 +62,7 @@ func TestFailedExportsAreCounted(t *testing.T) {
 
 func TestShutdownExportsTheRestThenDropsAndCounts(t *testing.T) {
 	c := newMemClient()
-	p, _ := testProfiler(t, Config{TraceClient: c, Batch: BatchConfig{Delay: time.Hour}})
+	p, _ := testProfiler(t, Config{TraceSender: c, Batch: BatchConfig{Delay: time.Hour}})
 	warmHello.run(p)
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestShutdownExportsTheRestThenDropsAndCounts(t *testing.T) {
 
 func TestBatchDelayExportsWithoutAFullBatch(t *testing.T) {
 	c := newMemClient()
-	p, _ := testProfiler(t, Config{TraceClient: c, Batch: BatchConfig{Delay: 5 * time.Millisecond}})
+	p, _ := testProfiler(t, Config{TraceSender: c, Batch: BatchConfig{Delay: 5 * time.Millisecond}})
 	warmHello.run(p)
 	select {
 	case <-c.entered:
@@ -92,7 +92,7 @@ func TestBatchDelayExportsWithoutAFullBatch(t *testing.T) {
 
 func TestBatchesKeepAnInvocationTogether(t *testing.T) {
 	c := newMemClient()
-	p, _ := testProfiler(t, Config{TraceClient: c, Batch: BatchConfig{BatchSize: 6, Delay: time.Hour}})
+	p, _ := testProfiler(t, Config{TraceSender: c, Batch: BatchConfig{BatchSize: 6, Delay: time.Hour}})
 	for range 3 {
 		warmHello.run(p) // 4 spans each: batches of 4, never 6 split across invocations
 	}
@@ -110,7 +110,7 @@ func TestBatchesKeepAnInvocationTogether(t *testing.T) {
 // and spans flushed; every span is accounted for and every invocation counted.
 func TestHammerRecord(t *testing.T) {
 	c := newMemClient()
-	p, reader := testProfiler(t, Config{TraceClient: c, Batch: BatchConfig{QueueSize: 64, BatchSize: 16, Delay: time.Millisecond}})
+	p, reader := testProfiler(t, Config{TraceSender: c, Batch: BatchConfig{QueueSize: 64, BatchSize: 16, Delay: time.Millisecond}})
 	if err := p.ObserveFunctions(fakeFunctions{{Name: "hello", Runtime: "wasm-aot"}}); err != nil {
 		t.Fatal(err)
 	}

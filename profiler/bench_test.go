@@ -5,23 +5,16 @@ import (
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 )
 
-// wireClient encodes each upload as the OTLP exporters do, and keeps nothing.
-type wireClient struct{}
+// discardSender drops the encoded requests: the encoding is the cost.
+type discardSender struct{}
 
-func (wireClient) Start(context.Context) error { return nil }
-func (wireClient) Stop(context.Context) error  { return nil }
-func (wireClient) UploadTraces(_ context.Context, rss []*tracepb.ResourceSpans) error {
-	_, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: rss})
-	return err
-}
+func (discardSender) Send(context.Context, []byte) error { return nil }
+func (discardSender) Shutdown(context.Context) error     { return nil }
 
 // BenchmarkRecord measures what the profiler adds to one warm invocation
-// (Begin and Record; the spans built and encoded for OTLP, then discarded):
+// (Begin and Record; the spans encoded for OTLP, then discarded):
 //
 //	go test -run='^$' -bench=Record -benchmem ./profiler/
 func BenchmarkRecord(b *testing.B) {
@@ -31,10 +24,10 @@ func BenchmarkRecord(b *testing.B) {
 		cfg  Config
 	}{
 		{"metrics", Config{}},
-		{"traces-all", Config{TraceClient: wireClient{}, DisableMetrics: true, Batch: big}},
-		{"traces-10pct", Config{TraceClient: wireClient{}, Batch: big, Sampler: sdktrace.TraceIDRatioBased(0.1), DisableMetrics: true}},
-		{"both-all", Config{TraceClient: wireClient{}, Batch: big}},
-		{"both-10pct", Config{TraceClient: wireClient{}, Batch: big, Sampler: sdktrace.TraceIDRatioBased(0.1)}},
+		{"traces-all", Config{TraceSender: discardSender{}, DisableMetrics: true, Batch: big}},
+		{"traces-10pct", Config{TraceSender: discardSender{}, Batch: big, Sampler: sdktrace.TraceIDRatioBased(0.1), DisableMetrics: true}},
+		{"both-all", Config{TraceSender: discardSender{}, Batch: big}},
+		{"both-10pct", Config{TraceSender: discardSender{}, Batch: big, Sampler: sdktrace.TraceIDRatioBased(0.1)}},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
 			p, _ := testProfiler(b, bm.cfg)

@@ -180,10 +180,10 @@ func (f fakeFunctions) FunctionStats() iter.Seq[gateway.FunctionStats] {
 
 var _ = pool.Stats{}
 
-// memClient is an otlptrace.Client that keeps what it is sent; fail makes
-// uploads fail, gate (when set) blocks each upload until closed.
+// memClient is a TraceSender that decodes and keeps what it is sent; fail
+// makes sends fail, gate (when set) blocks each send until closed.
 type memClient struct {
-	entered chan struct{} // an upload began (buffered)
+	entered chan struct{} // a send began (buffered)
 	gate    chan struct{}
 	fail    atomic.Bool
 
@@ -191,27 +191,19 @@ type memClient struct {
 	spans   []*tracepb.Span
 	res     []*tracepb.ResourceSpans
 	uploads int
-	started bool
 	stopped bool
 }
 
 func newMemClient() *memClient { return &memClient{entered: make(chan struct{}, 1<<16)} }
 
-func (m *memClient) Start(context.Context) error {
-	m.mu.Lock()
-	m.started = true
-	m.mu.Unlock()
-	return nil
-}
-
-func (m *memClient) Stop(context.Context) error {
+func (m *memClient) Shutdown(context.Context) error {
 	m.mu.Lock()
 	m.stopped = true
 	m.mu.Unlock()
 	return nil
 }
 
-func (m *memClient) UploadTraces(ctx context.Context, rss []*tracepb.ResourceSpans) error {
+func (m *memClient) Send(ctx context.Context, wire []byte) error {
 	m.entered <- struct{}{}
 	if m.gate != nil {
 		select {
@@ -222,11 +214,6 @@ func (m *memClient) UploadTraces(ctx context.Context, rss []*tracepb.ResourceSpa
 	}
 	if m.fail.Load() {
 		return errors.New("collector down")
-	}
-	// Encode and decode, as a collector would: what is kept is what went on the wire.
-	wire, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: rss})
-	if err != nil {
-		return err
 	}
 	var req coltracepb.ExportTraceServiceRequest
 	if err := proto.Unmarshal(wire, &req); err != nil {

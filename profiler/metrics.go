@@ -142,7 +142,7 @@ type fnStats struct {
 	queueWait         histogram
 	overhead          histogram
 
-	codesMu sync.Mutex                       // serializes additions to codes
+	codesMu sync.Mutex                         // serializes additions to codes
 	codes   atomic.Pointer[map[int]*codeStats] // OpenFaaS's series by status; copy on write
 }
 

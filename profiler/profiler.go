@@ -5,7 +5,7 @@
 // the OpenTelemetry metric SDK, served to Prometheus at /metrics and
 // optionally pushed over OTLP.
 //
-// Traces are off unless Config.TraceClient is set. The spans of a sampled
+// Traces are off unless Config.TraceSender is set. The spans of a sampled
 // invocation are built from its record, after the fact, by the export
 // goroutine, which counts every span it exports and every one it drops: none
 // is lost silently. Metrics are recorded for every invocation, whatever the
@@ -24,7 +24,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -48,10 +47,10 @@ type Config struct {
 	ServiceName string
 	// ServiceVersion is the resource's service.version; "" leaves it out.
 	ServiceVersion string
-	// TraceClient uploads the traces (otlptracehttp.NewClient or
-	// otlptracegrpc.NewClient). nil turns tracing off: no span work at all.
-	// The profiler starts it in New and stops it in Shutdown.
-	TraceClient otlptrace.Client
+	// TraceSender delivers the traces (an HTTPSender, or a ClientSender
+	// over otlptracegrpc). nil turns tracing off: no span work at all.
+	// Shutdown shuts it down.
+	TraceSender TraceSender
 	// Sampler picks the traces to keep; nil is the SDK's default,
 	// parent-based always-on. Metrics see every invocation whatever it picks.
 	Sampler sdktrace.Sampler
@@ -102,15 +101,12 @@ func New(ctx context.Context, cfg Config) (*Profiler, error) {
 		return nil, fmt.Errorf("profiler: resource: %w", err)
 	}
 	p := &Profiler{}
-	if cfg.TraceClient != nil {
-		if err := cfg.TraceClient.Start(ctx); err != nil {
-			return nil, fmt.Errorf("profiler: start trace client: %w", err)
-		}
+	if cfg.TraceSender != nil {
 		p.sampler = cfg.Sampler
 		if p.sampler == nil {
 			p.sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
 		}
-		p.batch = newBatcher(cfg.TraceClient, cfg.Batch, res)
+		p.batch = newBatcher(cfg.TraceSender, cfg.Batch, res)
 	}
 	if !cfg.DisableMetrics {
 		if err := p.startMetrics(res, cfg.MetricReaders); err != nil {

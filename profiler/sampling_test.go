@@ -12,7 +12,7 @@ func TestMetricsCompleteWhatever(t *testing.T) {
 		sampler sdktrace.Sampler
 	}{{"never sampled", sdktrace.NeverSample()}, {"10%", sdktrace.TraceIDRatioBased(0.1)}, {"always", sdktrace.AlwaysSample()}} {
 		t.Run(tt.name, func(t *testing.T) {
-			p, reader := testProfiler(t, Config{TraceClient: newMemClient(), Sampler: tt.sampler})
+			p, reader := testProfiler(t, Config{TraceSender: newMemClient(), Sampler: tt.sampler})
 			const n = 200
 			for range n {
 				warmHello.run(p)

@@ -143,10 +143,17 @@ func TestTelemetryConfig(t *testing.T) {
 		{name: "bad sampler", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "sometimes"}, err: "OTEL_TRACES_SAMPLER"},
 		{name: "bad ratio", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"}, err: "OTEL_TRACES_SAMPLER_ARG"},
 		{name: "bad delay", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_BSP_SCHEDULE_DELAY": "soon"}, err: "OTEL_BSP_SCHEDULE_DELAY"},
+		{name: "bad headers", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_HEADERS": "novalue"}, err: "OTEL_EXPORTER_OTLP_HEADERS"},
+		{name: "bad compression", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "zstd"}, err: "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"},
+		{name: "bad timeout", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TIMEOUT": "-1"}, err: "OTEL_EXPORTER_OTLP_TIMEOUT"},
+		{name: "missing certificate", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent.pem"}, err: "certificate"},
 		{name: "bad metrics exporter", env: map[string]string{"OTEL_METRICS_EXPORTER": "statsd"}, err: "OTEL_METRICS_EXPORTER"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := telemetryConfig(ctx, envMap(tt.env), true)
+			if cfg.TraceSender != nil {
+				defer cfg.TraceSender.Shutdown(ctx)
+			}
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want one naming %s", err, tt.err)
@@ -156,7 +163,7 @@ func TestTelemetryConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (cfg.TraceClient != nil) != tt.tracing || (cfg.MetricReaders != nil) != (tt.readers > 0) || cfg.ServiceName != "lumos" {
+			if (cfg.TraceSender != nil) != tt.tracing || (cfg.MetricReaders != nil) != (tt.readers > 0) || cfg.ServiceName != "lumos" {
 				t.Errorf("config %+v", cfg)
 			}
 			if tt.sampler != "" && (cfg.Sampler == nil || cfg.Sampler.Description() != tt.sampler) {
@@ -166,6 +173,26 @@ func TestTelemetryConfig(t *testing.T) {
 				t.Errorf("batch delay %v, want %v", cfg.Batch.Delay, tt.batch)
 			}
 		})
+	}
+}
+
+func TestHTTPSenderConfig(t *testing.T) {
+	s, err := httpSender(envMap(map[string]string{
+		"OTEL_EXPORTER_OTLP_HEADERS":        "Authorization=Bearer%20x, X-Team = edge",
+		"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "X-Only=traces",
+		"OTEL_EXPORTER_OTLP_COMPRESSION":    "gzip",
+		"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "2500",
+	}), "http://127.0.0.1:4318/v1/traces")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The signal's own variable wins over the generic one, whole.
+	if len(s.Headers) != 1 || s.Headers["X-Only"] != "traces" || !s.Gzip || s.Client.Timeout != 2500*time.Millisecond {
+		t.Errorf("sender %+v, timeout %v", s.Headers, s.Client.Timeout)
+	}
+	s, err = httpSender(envMap(map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20x, X-Team = edge"}), "u")
+	if err != nil || s.Headers["Authorization"] != "Bearer x" || s.Headers["X-Team"] != "edge" {
+		t.Errorf("headers %v, %v", s.Headers, err)
 	}
 }
 

@@ -173,7 +173,7 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 	}
 	var recorder gateway.Recorder
 	var metrics http.Handler
-	if tcfg.TraceClient != nil || !tcfg.DisableMetrics {
+	if tcfg.TraceSender != nil || !tcfg.DisableMetrics {
 		if s.prof, err = profiler.New(ctx, tcfg); err != nil {
 			return nil, err
 		}

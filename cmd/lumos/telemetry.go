@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net/http"
+	neturl "net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -10,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -44,8 +48,11 @@ const (
 //   - OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)ENDPOINT and OTEL_TRACES_SAMPLER
 //     and _ARG as the specification says.
 //
-// The OTLP exporters read the rest from the process's environment
-// themselves (headers, certificates, compression, timeout), as does the SDK
+//   - OTLP/HTTP traces: OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, _COMPRESSION,
+//     _TIMEOUT, _CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY.
+//
+// The gRPC trace client and the OTLP metric exporters read those from the
+// process's environment themselves, as does the SDK
 // (OTEL_METRIC_EXPORT_INTERVAL, OTEL_RESOURCE_ATTRIBUTES).
 func telemetryConfig(ctx context.Context, getenv func(string) string, metrics bool) (profiler.Config, error) {
 	cfg := profiler.Config{ServiceName: getenv("OTEL_SERVICE_NAME"), ServiceVersion: version, DisableMetrics: !metrics}
@@ -69,17 +76,22 @@ func telemetryConfig(ctx context.Context, getenv func(string) string, metrics bo
 		url, explicit := endpoint(getenv, "TRACES")
 		switch p := protocol(getenv, "TRACES"); p {
 		case protocolHTTP:
-			var opts []otlptracehttp.Option
-			if url != "" {
-				opts = append(opts, otlptracehttp.WithEndpointURL(httpURL(url, explicit, "/v1/traces")))
+			if url == "" {
+				url = defaultHTTPEndpoint
 			}
-			cfg.TraceClient = otlptracehttp.NewClient(opts...)
+			var s *profiler.HTTPSender
+			if s, err = httpSender(getenv, httpURL(url, explicit, "/v1/traces")); err == nil {
+				cfg.TraceSender = s
+			}
 		case protocolGRPC:
 			var opts []otlptracegrpc.Option
 			if url != "" {
 				opts = append(opts, otlptracegrpc.WithEndpointURL(url))
 			}
-			cfg.TraceClient = otlptracegrpc.NewClient(opts...)
+			var s *profiler.ClientSender
+			if s, err = profiler.NewClientSender(ctx, otlptracegrpc.NewClient(opts...)); err == nil {
+				cfg.TraceSender = s
+			}
 		default:
 			err = fmt.Errorf("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL %q: want %s or %s", p, protocolHTTP, protocolGRPC)
 		}
@@ -135,6 +147,76 @@ func tracesOn(getenv func(string) string) (bool, error) {
 	default:
 		return false, fmt.Errorf("OTEL_TRACES_EXPORTER %q: want otlp or none", e)
 	}
+}
+
+// defaultHTTPEndpoint is OTLP/HTTP's default endpoint.
+const defaultHTTPEndpoint = "http://localhost:4318"
+
+// httpSender configures OTLP/HTTP trace export from the
+// OTEL_EXPORTER_OTLP_(TRACES_)HEADERS, _COMPRESSION, _TIMEOUT, _CERTIFICATE,
+// _CLIENT_CERTIFICATE and _CLIENT_KEY variables.
+func httpSender(getenv func(string) string, url string) (*profiler.HTTPSender, error) {
+	get := func(name string) (string, string) {
+		for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_" + name, "OTEL_EXPORTER_OTLP_" + name} {
+			if v := strings.TrimSpace(getenv(k)); v != "" {
+				return k, v
+			}
+		}
+		return "", ""
+	}
+	s := &profiler.HTTPSender{URL: url, Headers: map[string]string{}}
+	if k, v := get("HEADERS"); v != "" {
+		for _, kv := range strings.Split(v, ",") {
+			name, value, ok := strings.Cut(kv, "=")
+			n, err1 := neturl.QueryUnescape(strings.TrimSpace(name))
+			val, err2 := neturl.QueryUnescape(strings.TrimSpace(value))
+			if !ok || n == "" || err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("%s: %q is not name=value", k, kv)
+			}
+			s.Headers[n] = val
+		}
+	}
+	switch k, v := get("COMPRESSION"); v {
+	case "", "none":
+	case "gzip":
+		s.Gzip = true
+	default:
+		return nil, fmt.Errorf("%s %q: want gzip or none", k, v)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	s.Client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	if k, v := get("TIMEOUT"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms <= 0 {
+			return nil, fmt.Errorf("%s %q: want milliseconds", k, v)
+		}
+		s.Client.Timeout = time.Duration(ms) * time.Millisecond
+	}
+	_, ca := get("CERTIFICATE")
+	_, cert := get("CLIENT_CERTIFICATE")
+	_, key := get("CLIENT_KEY")
+	if ca != "" || cert != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if ca != "" {
+			pem, err := os.ReadFile(ca)
+			if err != nil {
+				return nil, fmt.Errorf("OTLP certificate: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("OTLP certificate %s: no PEM certificate", ca)
+			}
+		}
+		if cert != "" {
+			pair, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				return nil, fmt.Errorf("OTLP client certificate: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{pair}
+		}
+		tr.TLSClientConfig = tc
+	}
+	return s, nil
 }
 
 // endpoint returns the OTLP endpoint for signal: the signal's own variable
@@ -232,4 +314,3 @@ func batchConfig(getenv func(string) string) (profiler.BatchConfig, error) {
 	c.Delay, c.ExportTimeout = time.Duration(delay)*time.Millisecond, time.Duration(timeout)*time.Millisecond
 	return c, err
 }
-
