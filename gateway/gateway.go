@@ -57,8 +57,9 @@ type Recorder interface {
 	// leaves the caller's headers as they came.
 	Begin(inv *invoker.Invocation, call Call) TraceContext
 	// Record is called after the response is decided, with the record
-	// complete. The gateway does not reuse inv after Record returns.
-	Record(inv *invoker.Invocation)
+	// complete. It reports whether it keeps inv: if so the gateway never
+	// reuses inv, else it recycles inv once Record returns.
+	Record(inv *invoker.Invocation) (kept bool)
 }
 
 // Call describes an invocation's HTTP request to Recorder.Begin. Its strings

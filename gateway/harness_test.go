@@ -46,10 +46,11 @@ func (r *recorder) Begin(inv *invoker.Invocation, call Call) TraceContext {
 	return r.trace(call)
 }
 
-func (r *recorder) Record(inv *invoker.Invocation) {
+func (r *recorder) Record(inv *invoker.Invocation) bool {
 	r.mu.Lock()
 	r.invs = append(r.invs, inv)
 	r.mu.Unlock()
+	return true
 }
 
 func (r *recorder) all() []*invoker.Invocation {

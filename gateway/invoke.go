@@ -36,7 +36,7 @@ const maxLookups = 8
 // before the request reached it (invoker.ErrInstanceLost).
 const maxLostRetries = 2
 
-// invocationPool recycles invocation records when no Recorder holds them.
+// invocationPool recycles invocation records that no Recorder keeps.
 var invocationPool = sync.Pool{New: func() any { return new(invoker.Invocation) }}
 
 // invoke serves /function/{name}{sub}. It is the hot path: no logging, no
@@ -101,27 +101,31 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 	inv.Total = total
 	inv.Status = status
 	inv.Err = err
-	g.cfg.Recorder.Record(inv) // inv is not reused: the recorder may keep it
+	if !g.cfg.Recorder.Record(inv) {
+		invocationPool.Put(inv)
+	}
 }
 
 // begin hands the invocation to Recorder.Begin and sets the trace context it
 // returns on the request, so the copy the function gets carries it.
 func (g *Gateway) begin(rc *fasthttp.RequestCtx, inv *invoker.Invocation) TraceContext {
 	rh := &rc.Request.Header
-	tc := g.cfg.Recorder.Begin(inv, Call{
+	call := Call{
 		Method:      methodString(rc.Method()),
 		Path:        aliasString(rc.Path()),
 		TraceParent: aliasString(rh.Peek(headerTraceParent)),
 		TraceState:  aliasString(rh.Peek(headerTraceState)),
-	})
+	}
+	tc := g.cfg.Recorder.Begin(inv, call)
 	if tc.Parent == "" {
 		return tc
 	}
 	rh.Set(headerTraceParent, tc.Parent)
-	if tc.State != "" {
+	switch {
+	case tc.State != "":
 		rh.Set(headerTraceState, tc.State)
-	} else {
-		rh.Del(headerTraceState)
+	case call.TraceState != "":
+		rh.Del(headerTraceState) // the caller's, stale now
 	}
 	return tc
 }

@@ -100,18 +100,19 @@ func newBatcher(sender TraceSender, cfg BatchConfig, res *resource.Resource) *ba
 	return b
 }
 
-// add queues r for export, or counts its spans dropped. It never blocks.
-func (b *batcher) add(r record) {
+// add queues r for export and reports true, or counts its spans dropped.
+// It never blocks.
+func (b *batcher) add(r record) bool {
 	b.mu.Lock()
 	switch {
 	case b.closed:
 		b.mu.Unlock()
 		b.dropped[dropShutdown].Add(uint64(r.n))
-		return
+		return false
 	case b.spans+r.n > b.cfg.QueueSize:
 		b.mu.Unlock()
 		b.dropped[dropQueueFull].Add(uint64(r.n))
-		return
+		return false
 	}
 	full := b.spans < b.cfg.BatchSize && b.spans+r.n >= b.cfg.BatchSize
 	b.queue = append(b.queue, r)
@@ -123,6 +124,7 @@ func (b *batcher) add(r record) {
 		default:
 		}
 	}
+	return true
 }
 
 // loop exports until Shutdown, then exports what is left.

@@ -214,12 +214,14 @@ func (p *Profiler) Begin(inv *invoker.Invocation, call gateway.Call) gateway.Tra
 }
 
 // Record counts inv in the metrics and, when its trace is sampled, queues
-// it for span export. It never blocks and never fails the request.
-func (p *Profiler) Record(inv *invoker.Invocation) {
+// it for span export; it keeps inv only then. It never blocks and never
+// fails the request.
+func (p *Profiler) Record(inv *invoker.Invocation) (kept bool) {
 	if p.met != nil {
 		p.met.record(inv)
 	}
 	if c, ok := inv.Trace.(*sampledCall); ok && p.batch != nil {
-		p.batch.add(record{call: c, inv: inv, n: spanCount(inv)})
+		return p.batch.add(record{call: c, inv: inv, n: spanCount(inv)})
 	}
+	return false
 }
