@@ -15,6 +15,7 @@ import (
 // fails if any span is lost (dropped, or not received by the sink).
 //
 //	go test -run='^$' -bench=WarmHelloTelemetry -benchtime=1x ./cmd/lumos/
+//
 // Rounds of BenchmarkWarmHelloTelemetry.
 const (
 	telemetryRounds   = 6
