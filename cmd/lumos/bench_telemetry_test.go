@@ -7,22 +7,22 @@ import (
 	"time"
 )
 
-// BenchmarkWarmHelloTelemetry measures what telemetry costs: warm invokes of
+// BenchmarkTelemetry measures what telemetry costs: warm invokes of
 // the bundled hello (wasm-aot, loop ABI) through HTTP on three gateways in
 // the same run, rounds interleaved: telemetry off; tracing and metrics on
 // with every span exported over OTLP/HTTP to a loopback sink that decodes
 // each export request; and the same with a 10% trace-id ratio sampler. It
 // fails if any span is lost (dropped, or not received by the sink).
 //
-//	go test -run='^$' -bench=WarmHelloTelemetry -benchtime=1x ./cmd/lumos/
+//	go test -run='^$' -bench=Telemetry -benchtime=1x ./cmd/lumos/
 //
-// Rounds of BenchmarkWarmHelloTelemetry.
+// Rounds of BenchmarkTelemetry.
 const (
 	telemetryRounds   = 6
 	telemetryDuration = 2 * time.Second
 )
 
-func BenchmarkWarmHelloTelemetry(b *testing.B) {
+func BenchmarkTelemetry(b *testing.B) {
 	sinkAll, sinkRatio := startOTLPSink(b, false), startOTLPSink(b, false)
 	start := func(env map[string]string) *server {
 		srv, err := startServer(context.Background(), serveOptions{
