@@ -2,7 +2,9 @@ package profiler
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -102,6 +104,7 @@ func newEncoder(res *resource.Resource) *encoder {
 // The attribute writers append one KeyValue: as field number field, or
 // with field 0 its fields alone (a Resource's attributes are written so).
 func appendStrAttr(b []byte, field protowire.Number, key, v string) []byte {
+	v = validUTF8(v) // before its size is taken
 	anyLen := protowire.SizeTag(fAnyString) + protowire.SizeBytes(len(v))
 	return appendKV(b, field, key, anyLen, func(b []byte) []byte { return appendString(b, fAnyString, v) })
 }
@@ -125,6 +128,7 @@ func appendBoolAttr(b []byte, field protowire.Number, key string, v bool) []byte
 // appendKV appends a KeyValue whose AnyValue's fields take anyLen bytes and
 // are written by value.
 func appendKV(b []byte, field protowire.Number, key string, anyLen int, value func([]byte) []byte) []byte {
+	key = validUTF8(key)
 	kvLen := protowire.SizeTag(fKeyValueKey) + protowire.SizeBytes(len(key)) + protowire.SizeTag(fKeyValueValue) + protowire.SizeBytes(anyLen)
 	if field != 0 {
 		b = protowire.AppendTag(b, field, protowire.BytesType)
@@ -136,9 +140,20 @@ func appendKV(b []byte, field protowire.Number, key string, anyLen int, value fu
 	return value(b)
 }
 
+// appendString appends a string field. Protobuf strings must be UTF-8 (a
+// collector refuses the whole request otherwise), and some come from the
+// outside (the request's path, a function's stderr in an error): invalid
+// bytes become U+FFFD.
 func appendString(b []byte, field protowire.Number, s string) []byte {
 	b = protowire.AppendTag(b, field, protowire.BytesType)
-	return protowire.AppendString(b, s)
+	return protowire.AppendString(b, validUTF8(s))
+}
+
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 func appendBytes(b []byte, field protowire.Number, v []byte) []byte {
