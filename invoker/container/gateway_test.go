@@ -25,10 +25,17 @@ type records struct {
 	invs []*invoker.Invocation
 }
 
-func (r *records) Record(inv *invoker.Invocation) {
+// Begin leaves the caller's trace headers as they came.
+func (r *records) Begin(*invoker.Invocation, gateway.Call) gateway.TraceContext {
+	return gateway.TraceContext{}
+}
+
+// Record keeps every record.
+func (r *records) Record(inv *invoker.Invocation) bool {
 	r.mu.Lock()
 	r.invs = append(r.invs, inv)
 	r.mu.Unlock()
+	return true
 }
 
 func (r *records) last() *invoker.Invocation {
