@@ -373,9 +373,12 @@ func TestContainerScaleToZeroAndBack(t *testing.T) {
 	c := adminClient(srv)
 	mustDeploy(t, c, "c-echo", containerImage(t, "echo"), map[string]string{"lumos.runtime": "container"},
 		map[string]string{"com.openfaas.scale.min": "1"})
+	// Wait until the pool holds it: a prewarm still starting when the pool
+	// is trimmed is kept until the idle timeout (pool.Trim drops idle
+	// instances only).
 	eventually(t, "one prewarmed instance", func() bool {
 		n := gatewayObjects(t, d, id)
-		return len(n.containers) == 1 && n.tasks == 1
+		return len(n.containers) == 1 && n.tasks == 1 && status(t, c, "c-echo").AvailableReplicas == 1
 	})
 	scale := func(replicas uint64) {
 		t.Helper()
@@ -387,9 +390,9 @@ func TestContainerScaleToZeroAndBack(t *testing.T) {
 	warm := gatewayObjects(t, d, id)
 	for i := range 10 {
 		scale(0)
-		eventually(t, "scaled to zero", func() bool {
+		waitFor(t, fmt.Sprintf("cycle %d: scaled to zero", i), func() (bool, string) {
 			n := gatewayObjects(t, d, id)
-			return len(n.containers) == 0 && n.tasks == 0 && n.fifoDirs == 0 && n.mounts == 0
+			return len(n.containers) == 0 && n.tasks == 0 && n.fifoDirs == 0 && n.mounts == 0, n.String()
 		})
 		body := fmt.Sprintf("cycle %d", i)
 		a := get(t, srv.url, "c-echo", []byte(body))
@@ -404,4 +407,19 @@ func TestContainerScaleToZeroAndBack(t *testing.T) {
 		return len(back.containers) == 2 && back.tasks == 2 && back.fifoDirs == 2 && back.mounts == 2
 	})
 	t.Logf("warm: %v; after 10 scale-to-zero cycles, scaled to 2: %v", warm, back)
+}
+
+// waitFor polls cond until it holds, failing with the last state it saw
+// after a minute.
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never happened: %s; last seen: %s", what, state)
+		}
+	}
 }
