@@ -32,6 +32,11 @@ type FunctionStatus struct {
 	// AvailableReplicas counts instances that are up (idle or busy).
 	AvailableReplicas uint64    `json:"availableReplicas"`
 	CreatedAt         time.Time `json:"createdAt"`
+	// Pending, when set, says why the function does not serve yet: its
+	// runtime was unavailable when the gateway started, and its restore is
+	// retried in the background (invocations answer 503 meanwhile). A
+	// Lumos field, not OpenFaaS's.
+	Pending string `json:"pending,omitempty"`
 }
 
 // ScaleServiceRequest is OpenFaaS's scale request.
@@ -172,6 +177,11 @@ func (g *Gateway) listFunctions(rc *fasthttp.RequestCtx) error {
 	for _, v := range table {
 		out = append(out, v.status())
 	}
+	for _, st := range g.pendingStatuses() {
+		if table[st.Name] == nil { // a version being installed supersedes it
+			out = append(out, st)
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return writeJSON(rc, http.StatusOK, out)
 }
@@ -179,6 +189,9 @@ func (g *Gateway) listFunctions(rc *fasthttp.RequestCtx) error {
 func (g *Gateway) getFunction(rc *fasthttp.RequestCtx, name string) error {
 	v := g.current(name)
 	if v == nil {
+		if st, ok := g.pendingStatus(name); ok {
+			return writeJSON(rc, http.StatusOK, st)
+		}
 		return fmt.Errorf("%w: function %q", ErrNotFound, name)
 	}
 	return writeJSON(rc, http.StatusOK, v.status())

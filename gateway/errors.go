@@ -79,6 +79,10 @@ func errorStatus(err error) (int, string) {
 		return http.StatusGatewayTimeout, codeTimeout
 	case errors.Is(err, ErrHeadersTooLarge):
 		return http.StatusRequestHeaderFieldsTooLarge, codeHeadersTooLarge
+	case errors.Is(err, invoker.ErrInstanceLost) && errors.Is(err, invoker.ErrUnavailable):
+		// The instance was lost because its runtime went away (containerd
+		// stopped): the function did nothing wrong.
+		return http.StatusServiceUnavailable, codeUnavailable
 	case errors.Is(err, invoker.ErrTrap), errors.Is(err, invoker.ErrExit),
 		errors.Is(err, invoker.ErrProtocol), errors.Is(err, invoker.ErrOutOfMemory),
 		errors.Is(err, invoker.ErrInstanceLost):

@@ -113,13 +113,23 @@ const (
 	modeUpdate                    // PUT: 404 if absent
 	modeUpsert                    // Deploy(replace=true)
 	modeRestore                   // New: create from the store without persisting
+	modeRetry                     // restore a pending function again (pending.go)
 )
 
-func (g *Gateway) checkMode(name string, mode deployMode) error {
+// checkMode checks that a deploy in mode may install name now. A pending
+// function (pending.go) exists for create and update; rec is the
+// record a modeRetry attempt loads, which must still be the pending one.
+func (g *Gateway) checkMode(name string, mode deployMode, rec *storedFunction) error {
 	if g.closed.Load() {
 		return ErrClosed
 	}
-	exists := g.current(name) != nil
+	if mode == modeRetry {
+		if !g.isPendingRecord(name, rec) {
+			return errSuperseded
+		}
+		return nil
+	}
+	exists := g.current(name) != nil || g.pendingEntry(name) != nil
 	switch {
 	case exists && (mode == modeCreate || mode == modeRestore):
 		return fmt.Errorf("%w: function %q already exists", ErrConflict, name)
@@ -147,7 +157,7 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 	if err := validName(d.Service); err != nil {
 		return nil, err
 	}
-	if err := g.checkMode(d.Service, mode); err != nil {
+	if err := g.checkMode(d.Service, mode, rec); err != nil {
 		return nil, err
 	}
 	set, err := parseSettings(d, defaults{runtime: g.cfg.DefaultRuntime, timeout: g.cfg.DefaultTimeout, pool: g.cfg.DefaultPool})
@@ -197,7 +207,7 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if err := g.checkMode(d.Service, mode); err != nil {
+	if err := g.checkMode(d.Service, mode, rec); err != nil {
 		g.closeQuietly(fn, p)
 		return nil, err
 	}
@@ -205,13 +215,14 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 	if old != nil {
 		v.calls, v.createdAt = old.calls, old.createdAt
 	}
-	if mode != modeRestore {
+	if mode != modeRestore && mode != modeRetry {
 		if err := g.persist(v); err != nil {
 			g.closeQuietly(fn, p)
 			return nil, err
 		}
 	}
 	g.setFunction(d.Service, v)
+	g.dropPending(d.Service, nil) // this version supersedes a pending one
 	if old != nil {
 		g.retire(old)
 	}
@@ -258,6 +269,9 @@ func (g *Gateway) remove(name string) error {
 	defer g.mu.Unlock()
 	v := g.current(name)
 	if v == nil {
+		if found, err := g.removePending(name); found {
+			return err
+		}
 		return fmt.Errorf("%w: function %q", ErrNotFound, name)
 	}
 	if err := g.cfg.Store.DeleteFunction(name); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -276,6 +290,9 @@ func (g *Gateway) scale(name string, replicas int) error {
 	defer g.mu.Unlock()
 	v := g.current(name)
 	if v == nil {
+		if found, err := g.scalePending(name, replicas); found {
+			return err
+		}
 		return fmt.Errorf("%w: function %q", ErrNotFound, name)
 	}
 	cfg := v.pool.Config()
@@ -292,7 +309,8 @@ func (g *Gateway) scale(name string, replicas int) error {
 }
 
 // restore deploys every function recorded in the store, skipping (and
-// logging) those that no longer load.
+// logging) those that no longer load, and keeping pending those whose
+// runtime is unavailable.
 func (g *Gateway) restore(ctx context.Context) {
 	recs, err := g.cfg.Store.Functions()
 	if err != nil {
@@ -309,7 +327,13 @@ func (g *Gateway) restore(ctx context.Context) {
 			g.log.Error("skip stored function: name mismatch", logKeyFunction, name, "service", rec.Deployment.Service)
 			continue
 		}
-		if _, err := g.deploy(ctx, rec.Deployment, modeRestore, &rec); err != nil {
+		_, err := g.deploy(ctx, rec.Deployment, modeRestore, &rec)
+		switch {
+		case err == nil:
+		case errors.Is(err, invoker.ErrUnavailable):
+			g.log.Warn("stored function pending: its runtime is unavailable", logKeyFunction, name, logKeyErr, err)
+			g.addPending(name, rec, err)
+		default:
 			g.log.Error("skip stored function: does not deploy", logKeyFunction, name, logKeyErr, err)
 		}
 	}

@@ -121,6 +121,10 @@ type Config struct {
 	DefaultPool      pool.Config // zero value: pool.DefaultConfig()
 	Version          string
 	Logger           *slog.Logger // nil: slog.Default()
+	// RestoreRetry is the first delay before a stored function whose
+	// runtime was unavailable at New is restored again (doubling, up to
+	// 10 s, until it loads). Default DefaultRestoreRetry.
+	RestoreRetry time.Duration
 }
 
 // Log keys.
@@ -149,12 +153,24 @@ type Gateway struct {
 	// retiring tracks versions being closed in the background.
 	retiring sync.WaitGroup
 
+	// pending holds the stored functions whose runtime was unavailable at
+	// New, restored again in the background (pending.go). Lock order:
+	// mu, then pendMu.
+	pendMu      sync.Mutex
+	pending     map[string]*pendingFunction
+	retryCtx    context.Context
+	cancelRetry context.CancelFunc
+	retryDone   chan struct{}
+
 	idPrefix string
 	idSeq    atomic.Uint64
 }
 
 // New builds a Gateway and restores every deployment found in the store. A
-// stored deployment that no longer loads is logged and skipped.
+// stored deployment that no longer loads is logged and skipped; one whose
+// runtime is unavailable (invoker.ErrUnavailable) stays pending: it is
+// listed, answers 503, and is restored again in the background until its
+// runtime is back.
 func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -164,7 +180,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: call id prefix: %w", err)
 	}
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	g := &Gateway{cfg: cfg, log: cfg.Logger, base: base, cancelBase: cancel, idPrefix: hex.EncodeToString(rnd[:]) + "-"}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, base: base, cancelBase: cancel, idPrefix: hex.EncodeToString(rnd[:]) + "-",
+		pending: make(map[string]*pendingFunction), retryDone: make(chan struct{})}
+	g.retryCtx, g.cancelRetry = context.WithCancel(base)
 	g.table.Store(&map[string]*version{})
 	if cfg.Metrics != nil {
 		g.metrics = fasthttpadaptor.NewFastHTTPHandler(cfg.Metrics)
@@ -182,6 +200,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		Logger:             fasthttpLogger{g.log},
 	}
 	g.restore(ctx)
+	g.startRetries()
 	return g, nil
 }
 
@@ -216,6 +235,9 @@ func (c *Config) fill() error {
 	if err := c.DefaultPool.Validate(); err != nil {
 		return fmt.Errorf("gateway: default pool config: %w", err)
 	}
+	if c.RestoreRetry <= 0 {
+		c.RestoreRetry = DefaultRestoreRetry
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -249,6 +271,10 @@ func (g *Gateway) Close(ctx context.Context) error {
 		}
 	}
 	g.mu.Unlock()
+	if err := g.waitRetries(ctx); err != nil {
+		g.cancelBase()
+		return fmt.Errorf("gateway: close: %w", err)
+	}
 	done := make(chan struct{})
 	go func() { g.retiring.Wait(); close(done) }()
 	select {

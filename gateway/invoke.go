@@ -54,6 +54,8 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 		err := fmt.Errorf("%w: function %q", ErrNotFound, name)
 		if g.closed.Load() {
 			err = ErrClosed
+		} else if perr := g.pendingError(string(name)); perr != nil {
+			err = perr
 		}
 		writeError(rc, err)
 		return

@@ -59,10 +59,11 @@ var deployedRE = regexp.MustCompile(`^f[0-9]+$`)
 
 var servingRE = regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
 
-// startProcess runs `lumos serve` and returns its URL once it serves.
-func startProcess(t *testing.T, bin, dir string) (*exec.Cmd, string) {
+// startProcess runs `lumos serve` with extra flags and returns its URL once it serves.
+func startProcess(t *testing.T, bin, dir string, flags ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--admin-password", testPassword, "--log-level", "warn")
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--admin-password", testPassword, "--log-level", "warn"}, flags...)
+	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

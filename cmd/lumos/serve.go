@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +29,9 @@ import (
 // passwordFile holds the admin password inside the data dir (mode 0600), so
 // the CLI on the same machine finds it without flags.
 const passwordFile = "admin-password"
+
+// gatewayIDFile holds this data dir's gateway id (see gatewayID).
+const gatewayIDFile = "gateway-id"
 
 // serveOptions is everything `lumos serve` can be told.
 type serveOptions struct {
@@ -155,8 +161,13 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 	}
 	// The container runtime is always registered: while containerd is
 	// unreachable its Load fails with invoker.ErrUnavailable (503) and the
-	// Wasm runtimes keep serving.
-	if s.ctr, err = container.New(ctx, container.Config{Address: o.containerd, Logger: logger}); err != nil {
+	// Wasm runtimes keep serving. It labels what it creates with the data
+	// dir's id, and reconciles what a crash of this gateway left.
+	id, err := gatewayID(o.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if s.ctr, err = container.New(ctx, container.Config{Address: o.containerd, Gateway: id, Logger: logger}); err != nil {
 		return nil, fmt.Errorf("start runtime container: %w", err)
 	}
 	runtimes[s.ctr.Name()] = s.ctr
@@ -216,6 +227,32 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 	s.url = "http://" + ln.Addr().String()
 	go func() { s.done <- s.gw.Serve(ln) }()
 	return s, nil
+}
+
+// gatewayID returns the id of the gateway serving dataDir, generated and
+// stored at first start. The store holds the data dir exclusively, so at
+// most one running gateway has an id: a new gateway on the same data dir
+// may reap what the id labels (container.Config.Gateway), while gateways on
+// other data dirs sharing the containerd never touch each other's.
+func gatewayID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, gatewayIDFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read gateway id: %w", err)
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", fmt.Errorf("gateway id: %w", err)
+	}
+	id := "gw-" + hex.EncodeToString(rnd[:])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write gateway id: %w", err)
+	}
+	return id, nil
 }
 
 // adminCredentials takes the configured password, or the stored one, or

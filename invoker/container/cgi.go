@@ -80,15 +80,17 @@ func (c *cgiInstance) Invoke(ctx context.Context, req *invoker.Request, tl *invo
 
 // setEnv adds vars to the environment of the container's spec.
 func (c *cgiInstance) setEnv(ctx context.Context, vars []string) error {
-	spec, err := c.p.c.Spec(ctx)
+	cctx, cancel := c.p.r.callCtx(ctx)
+	defer cancel()
+	spec, err := c.p.c.Spec(cctx)
 	if err != nil {
-		return wrap("spec of "+c.p.id, err)
+		return wrapCall(cctx, "spec of "+c.p.id, err)
 	}
 	if err := oci.WithEnv(vars)(ctx, nil, nil, spec); err != nil {
 		return fmt.Errorf("container %s: set CGI environment: %w", c.p.id, err)
 	}
-	if err := c.p.c.Update(ctx, containerd.UpdateContainerOpts(containerd.WithSpec(spec))); err != nil {
-		return wrap("update spec of "+c.p.id, err)
+	if err := c.p.c.Update(cctx, containerd.UpdateContainerOpts(containerd.WithSpec(spec))); err != nil {
+		return wrapCall(cctx, "update spec of "+c.p.id, err)
 	}
 	return nil
 }

@@ -16,6 +16,13 @@
 // with errors wrapping invoker.ErrUnavailable, and the Runtime connects again
 // on the next call.
 //
+// Everything the Runtime creates carries its gateway's name (Config.Gateway)
+// in the label LabelGateway. When the Runtime starts, and whenever
+// containerd is reachable again after an outage or a failed cleanup, it
+// reconciles: it deletes the tasks, containers, snapshots and FIFO
+// directories carrying its name that no live instance owns, which is what a
+// crashed gateway, or a containerd that went away mid-cleanup, leaves behind.
+//
 // See RATIONALE.md for the design choices and measured numbers.
 package container
 
@@ -25,6 +32,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +63,14 @@ const (
 	DefaultDialTimeout = time.Second
 	// DefaultGateway is the value of LabelGateway when Config names none.
 	DefaultGateway = "lumos"
+	// DefaultCallTimeout bounds each containerd call an instance makes.
+	DefaultCallTimeout = 10 * time.Second
+	// DefaultHealthInterval is how often the Runtime asks whether
+	// containerd answers.
+	DefaultHealthInterval = time.Second
+	// DefaultFIFODir is the root of the directories that hold the stdio
+	// FIFOs of tasks.
+	DefaultFIFODir = "/run/lumos/fifo"
 	// DefaultUID and DefaultGID are the user every function runs as (nobody).
 	DefaultUID, DefaultGID uint32 = 65534, 65534
 )
@@ -74,7 +91,11 @@ type Config struct {
 	Namespace string
 	// Snapshotter unpacks images. Default DefaultSnapshotter.
 	Snapshotter string
-	// Gateway names this gateway in the labels. Default DefaultGateway.
+	// Gateway names this gateway in the labels; it is also what the
+	// Runtime reconciles: objects labelled with it that no live instance
+	// owns are deleted. Two gateways sharing a containerd namespace need
+	// different names (lumos serve uses an id stored in its data dir).
+	// Letters, digits, '.', '_' and '-', at most 128. Default DefaultGateway.
 	Gateway string
 	// DefaultMemoryLimit caps an instance's memory in bytes when the Spec
 	// sets none. Default DefaultMemoryLimit.
@@ -83,8 +104,17 @@ type Config struct {
 	PidsLimit int64
 	// DialTimeout bounds each attempt to connect to containerd. Default DefaultDialTimeout.
 	DialTimeout time.Duration
-	// FIFODir holds the stdio FIFOs of tasks; "" is containerd's default
-	// (/run/containerd/fifo).
+	// CallTimeout bounds each containerd call of an instance (create a
+	// container, create or start a task, update its spec) and of
+	// reconciling; past it the call fails with invoker.ErrUnavailable.
+	// Default DefaultCallTimeout.
+	CallTimeout time.Duration
+	// HealthInterval is how often the Runtime checks that containerd
+	// answers, to reconcile when it is back. Default DefaultHealthInterval.
+	HealthInterval time.Duration
+	// FIFODir is the root of the task FIFO directories: the Runtime
+	// keeps its own under FIFODir/<Namespace>/<Gateway>, so that it can
+	// remove those a crash left. Default DefaultFIFODir.
 	FIFODir string
 	// Logger receives lifecycle logs; nil discards them.
 	Logger *slog.Logger
@@ -99,13 +129,28 @@ type Runtime struct {
 	// derives from it.
 	ctx context.Context
 
+	// fifoDir holds this Runtime's task FIFO directories.
+	fifoDir string
+
 	mu     sync.Mutex
 	client *containerd.Client
 	closed bool
+	// up is the last health check's answer.
+	up bool
 	// images counts the Functions using each imported image name.
 	images map[string]int
 	// live holds the instances not closed yet.
 	live map[*proc]struct{}
+	// owned holds the container IDs in use, reserved before the container
+	// is created and released once it is deleted (or its deletion failed):
+	// reconcile never touches an owned ID.
+	owned map[string]struct{}
+
+	// dirty says a cleanup failed: reconcile at the next health check.
+	dirty atomic.Bool
+	// stop ends the health monitor; monitorDone is closed when it has.
+	stop        context.CancelFunc
+	monitorDone chan struct{}
 
 	// imageMu serializes image imports and deletes (not the request path).
 	imageMu sync.Mutex
@@ -113,9 +158,11 @@ type Runtime struct {
 	ids atomic.Uint64
 }
 
-// New returns a Runtime configured by cfg. It tries to connect to
-// containerd but does not fail when containerd is unreachable: Load and
-// NewInstance then fail with invoker.ErrUnavailable until it is back.
+// New returns a Runtime configured by cfg. It connects to containerd and
+// reconciles (see the package doc), but does not fail when containerd is
+// unreachable: Load and NewInstance then fail with invoker.ErrUnavailable
+// until it is back, and the Runtime reconciles then. It fails only on an
+// invalid Config.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Address == "" {
 		cfg.Address = DefaultAddress
@@ -138,22 +185,50 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	if cfg.HealthInterval <= 0 {
+		cfg.HealthInterval = DefaultHealthInterval
+	}
+	if cfg.FIFODir == "" {
+		cfg.FIFODir = DefaultFIFODir
+	}
+	if !validName.MatchString(cfg.Gateway) {
+		return nil, fmt.Errorf("container: gateway name %q: want letters, digits, '.', '_' or '-', at most 128", cfg.Gateway)
+	}
+	if !validName.MatchString(cfg.Namespace) {
+		return nil, fmt.Errorf("container: namespace %q: want letters, digits, '.', '_' or '-', at most 128", cfg.Namespace)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Runtime{
-		cfg:    cfg,
-		log:    log.With("runtime", "container", "containerd", cfg.Address),
-		ctx:    namespaces.WithNamespace(context.WithoutCancel(ctx), cfg.Namespace),
-		images: make(map[string]int),
-		live:   make(map[*proc]struct{}),
+		cfg:         cfg,
+		log:         log.With("runtime", "container", "containerd", cfg.Address),
+		ctx:         namespaces.WithNamespace(context.WithoutCancel(ctx), cfg.Namespace),
+		fifoDir:     filepath.Join(cfg.FIFODir, cfg.Namespace, cfg.Gateway),
+		images:      make(map[string]int),
+		live:        make(map[*proc]struct{}),
+		owned:       make(map[string]struct{}),
+		monitorDone: make(chan struct{}),
 	}
-	if _, err := r.conn(); err != nil {
-		r.log.Warn("containerd unavailable; deployments to the container runtime answer 503 until it is back", "err", err)
+	// Nothing is owned yet: everything labelled with this gateway is a
+	// previous run's.
+	r.check(true)
+	if !r.up {
+		r.log.Warn("containerd unavailable; deployments to the container runtime answer 503 until it is back")
 	}
+	mctx, stop := context.WithCancel(r.ctx)
+	r.stop = stop
+	go r.monitor(mctx)
 	return r, nil
 }
+
+// validName is what a gateway name and a namespace may be: they name
+// directories and label values.
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // Name returns "container".
 func (r *Runtime) Name() string { return "container" }
@@ -163,7 +238,7 @@ func (r *Runtime) conn() (*containerd.Client, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, errors.New("container: runtime closed")
+		return nil, errClosed
 	}
 	if r.client != nil {
 		return r.client, nil
@@ -184,6 +259,28 @@ func (r *Runtime) conn() (*containerd.Client, error) {
 // withNS returns ctx carrying the runtime's namespace.
 func (r *Runtime) withNS(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, r.cfg.Namespace)
+}
+
+// errClosed is the error of every call after Close.
+var errClosed = errors.New("container: runtime closed")
+
+// errSlow is the cause of a containerd call cut by Config.CallTimeout.
+var errSlow = errors.New("containerd did not answer in time")
+
+// callCtx bounds one containerd call by Config.CallTimeout, or ctx's own
+// deadline when that is sooner. wrapCall reports the cut as unavailability.
+func (r *Runtime) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(r.withNS(ctx), r.cfg.CallTimeout, errSlow)
+}
+
+// wrapCall is wrap for a call made with a context from callCtx: a call
+// that ran past CallTimeout (not past the caller's own deadline) means
+// containerd is in trouble, so it wraps invoker.ErrUnavailable.
+func wrapCall(ctx context.Context, what string, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, errSlow) {
+		return fmt.Errorf("container: %s: %w: %w (%w)", what, invoker.ErrUnavailable, cause, err)
+	}
+	return wrap(what, err)
 }
 
 // wrap adds context to err from containerd, marking it unavailable when
@@ -218,21 +315,56 @@ func (r *Runtime) newID() string {
 	return fmt.Sprintf("lumos-%d-%d-%d", os.Getpid(), time.Now().UnixNano(), r.ids.Add(1))
 }
 
+// reserveID returns a new container ID, owned (so never reconciled) until
+// release. It fails when the runtime is closed.
+func (r *Runtime) reserveID() (string, error) {
+	id := r.newID()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return "", errClosed
+	}
+	r.owned[id] = struct{}{}
+	return id, nil
+}
+
+// release gives up id after its container was deleted; clean false says
+// the deletion failed, so the next health check reconciles.
+func (r *Runtime) release(id string, clean bool) {
+	if !clean {
+		r.dirty.Store(true)
+	}
+	r.mu.Lock()
+	delete(r.owned, id)
+	r.mu.Unlock()
+}
+
+// owns reports whether id is reserved.
+func (r *Runtime) owns(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.owned[id]
+	return ok
+}
+
 // track registers p as live; it fails when the runtime is closed.
 func (r *Runtime) track(p *proc) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return errors.New("container: runtime closed")
+		return errClosed
 	}
 	r.live[p] = struct{}{}
 	return nil
 }
 
-func (r *Runtime) untrack(p *proc) {
+// untrack forgets p once its container is deleted (clean) or its deletion
+// failed.
+func (r *Runtime) untrack(p *proc, clean bool) {
 	r.mu.Lock()
 	delete(r.live, p)
 	r.mu.Unlock()
+	r.release(p.id, clean)
 }
 
 // Close destroys every instance still alive (task, container and snapshot)
@@ -249,6 +381,10 @@ func (r *Runtime) Close(ctx context.Context) error {
 	for p := range r.live {
 		live = append(live, p)
 	}
+	r.mu.Unlock()
+	r.stop()
+	<-r.monitorDone // it uses the client
+	r.mu.Lock()
 	client := r.client
 	r.mu.Unlock()
 

@@ -62,7 +62,8 @@ func (r *Runtime) Load(ctx context.Context, spec invoker.Spec) (invoker.Function
 	if err != nil {
 		return nil, err
 	}
-	ctx = r.withNS(ctx)
+	ctx, cancel := context.WithTimeout(r.withNS(ctx), loadTimeout)
+	defer cancel()
 	var img containerd.Image
 	owned := spec.Image == ""
 	if owned {
@@ -175,7 +176,8 @@ func (f *function) Close(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx = f.r.withNS(context.WithoutCancel(ctx))
+	ctx, cancel := context.WithTimeout(f.r.withNS(context.WithoutCancel(ctx)), cleanupTimeout)
+	defer cancel()
 	if err := client.ImageService().Delete(ctx, f.imgName, images.SynchronousDelete()); err != nil && !errdefs.IsNotFound(err) {
 		return wrap("delete image "+f.imgName, err)
 	}
@@ -188,8 +190,10 @@ func (f *function) NewInstance(ctx context.Context, tl *invoker.Timeline) (invok
 	if err != nil {
 		return nil, err
 	}
-	ctx = f.r.withNS(ctx)
-	id := f.r.newID()
+	id, err := f.r.reserveID()
+	if err != nil {
+		return nil, err
+	}
 	env := make([]string, 0, len(f.spec.Env)+1)
 	for _, k := range slices.Sorted(maps.Keys(f.spec.Env)) {
 		env = append(env, k+"="+f.spec.Env[k])
@@ -197,19 +201,25 @@ func (f *function) NewInstance(ctx context.Context, tl *invoker.Timeline) (invok
 	env = append(env, envABI+"="+string(f.spec.ABI))
 
 	start := time.Now()
-	c, err := client.NewContainer(ctx, id,
+	cctx, cancel := f.r.callCtx(ctx)
+	c, err := client.NewContainer(cctx, id,
 		containerd.WithImage(f.img),
 		containerd.WithSnapshotter(f.r.cfg.Snapshotter),
 		containerd.WithNewSnapshot(id, f.img, snapshots.WithLabels(f.labels)),
 		containerd.WithContainerLabels(f.labels),
 		containerd.WithNewSpec(f.specOpts(env)...))
+	cancel()
 	if err != nil {
-		return nil, wrap("create container for "+f.spec.Name, err)
+		// A snapshot may be left (prepared before the container failed):
+		// the next reconcile removes it.
+		f.r.release(id, false)
+		return nil, wrapCall(cctx, "create container for "+f.spec.Name, err)
 	}
 	tl.Add(invoker.PhaseContainerCreate, start)
+	ctx = f.r.withNS(ctx)
 	p := &proc{r: f.r, f: f, id: id, c: c, exited: make(chan struct{})}
 	if err := f.r.track(p); err != nil {
-		p.deleteContainer(ctx)
+		f.r.release(id, p.deleteContainer(ctx) == nil)
 		return nil, err
 	}
 	if f.spec.ABI == invoker.ABICGI {

@@ -59,6 +59,15 @@ func (l *loopInstance) Invoke(ctx context.Context, req *invoker.Request, tl *inv
 	if l.broken {
 		return nil, fmt.Errorf("container %s: instance broken by an earlier error", l.p.id)
 	}
+	select {
+	case <-l.p.exited:
+		// Its task ended (or containerd went away, which also wraps
+		// invoker.ErrUnavailable) while idle: nothing was sent, so the
+		// gateway may retry on a fresh instance.
+		l.broken = true
+		return nil, fmt.Errorf("container %s: %w: %w", l.p.id, invoker.ErrInstanceLost, l.p.exitErr("while idle"))
+	default:
+	}
 	l.broken = true // until this invocation succeeds
 	start := time.Now()
 	if err := l.out.idle(); err != nil {

@@ -20,6 +20,8 @@ import (
 // in milliseconds unless it is in trouble.
 const (
 	cleanupTimeout = 10 * time.Second
+	// loadTimeout bounds a Load: importing and unpacking an image.
+	loadTimeout = 5 * time.Minute
 	// ioDrainTimeout bounds the wait for a dead task's stdout and stderr
 	// copies to finish.
 	ioDrainTimeout = time.Second
@@ -57,14 +59,13 @@ type proc struct {
 // recording task_create and task_start.
 func (p *proc) startTask(ctx context.Context, stdin io.Reader, stdout io.Writer, tl *invoker.Timeline) error {
 	p.stderr = &tailBuffer{max: stderrTail}
-	opts := []cio.Opt{cio.WithStreams(stdin, stdout, p.stderr)}
-	if p.r.cfg.FIFODir != "" {
-		opts = append(opts, cio.WithFIFODir(p.r.cfg.FIFODir))
-	}
+	creator := cio.NewCreator(cio.WithStreams(stdin, stdout, p.stderr), cio.WithFIFODir(p.r.fifoDir))
 	start := time.Now()
-	task, err := p.c.NewTask(ctx, cio.NewCreator(opts...))
+	cctx, cancel := p.r.callCtx(ctx)
+	task, err := p.c.NewTask(cctx, creator)
+	cancel()
 	if err != nil {
-		return wrap("create task "+p.id, err)
+		return wrapCall(cctx, "create task "+p.id, err)
 	}
 	p.task = task
 	tl.Add(invoker.PhaseTaskCreate, start)
@@ -77,8 +78,11 @@ func (p *proc) startTask(ctx context.Context, stdin io.Reader, stdout io.Writer,
 		return wrap("wait task "+p.id, err)
 	}
 	start = time.Now()
-	if err := task.Start(ctx); err != nil {
-		return wrap("start task "+p.id, err)
+	cctx, cancel = p.r.callCtx(ctx)
+	err = task.Start(cctx)
+	cancel()
+	if err != nil {
+		return wrapCall(cctx, "start task "+p.id, err)
 	}
 	tl.Add(invoker.PhaseTaskStart, start)
 	if usage, _, err := memoryFiles(task.Pid()); err == nil {
@@ -129,8 +133,13 @@ func (p *proc) drain() {
 }
 
 // exitErr describes the task's exit, which is always an error for a loop
-// instance, and for a cgi instance unless the code is 0.
+// instance, and for a cgi instance unless the code is 0. A wait that failed
+// (containerd went away: the task may still run, but nothing supervises it)
+// is reported at once, wrapping invoker.ErrUnavailable.
 func (p *proc) exitErr(when string) error {
+	if _, _, err := p.status.Result(); err != nil {
+		return wrap("wait for task "+p.id, err)
+	}
 	p.drain()
 	code, _, err := p.status.Result()
 	if err != nil {
@@ -165,8 +174,8 @@ func (p *proc) close(ctx context.Context) error {
 			p.cancelWait()
 		}
 		errs = append(errs, p.deleteContainer(ctx))
-		p.r.untrack(p)
 		p.closeErr = errors.Join(errs...)
+		p.r.untrack(p, p.closeErr == nil)
 	})
 	return p.closeErr
 }

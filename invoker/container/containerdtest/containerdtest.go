@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,15 +35,23 @@ disabled_plugins = [
 // startTimeout bounds the wait for a new daemon to answer.
 const startTimeout = 20 * time.Second
 
-// Daemon is a running private containerd.
+// Daemon is a private containerd. Stop and Start stop it and start it
+// again on the same root, state and socket, as a restarted system daemon
+// would be; tasks keep running in their shims meanwhile.
 type Daemon struct {
+	// Dir holds the daemon's root ("root"), state ("state"), socket and log.
+	Dir string
 	// Socket is the daemon's gRPC socket.
 	Socket string
 	// Log is the daemon's log file.
 	Log string
 
-	cmd    *exec.Cmd
-	exited chan error
+	bin, cfg, path string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan error // capacity 1; the process's end, put back by whoever reads it
+	running bool
 }
 
 // Start starts containerd with its root, state, socket and log under dir
@@ -70,40 +79,58 @@ func Start(dir string) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{
+		Dir:    dir,
 		Socket: filepath.Join(dir, "containerd.sock"),
 		Log:    filepath.Join(dir, "containerd.log"),
-		exited: make(chan error, 1),
+		bin:    bin, cfg: cfg, path: path,
 	}
-	logf, err := os.Create(d.Log)
-	if err != nil {
+	if err := d.Start(); err != nil {
 		return nil, err
 	}
-	defer logf.Close() // the child has its own descriptor
-	d.cmd = exec.Command(bin, "--config", cfg, "--root", filepath.Join(dir, "root"),
-		"--state", filepath.Join(dir, "state"), "--address", d.Socket, "--log-level", "warn")
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	d.cmd.Env = append(os.Environ(), "PATH="+path)
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := d.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start containerd: %w", err)
+	return d, nil
+}
+
+// Start starts the daemon again after Stop, on the same directories, and
+// waits until it answers. It does nothing while the daemon runs.
+func (d *Daemon) Start() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.running {
+		return nil
 	}
-	go func() { d.exited <- d.cmd.Wait() }()
+	logf, err := os.OpenFile(d.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd := exec.Command(d.bin, "--config", d.cfg, "--root", filepath.Join(d.Dir, "root"),
+		"--state", filepath.Join(d.Dir, "state"), "--address", d.Socket, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "PATH="+d.path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start containerd: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	d.cmd, d.exited, d.running = cmd, exited, true
 
 	deadline := time.Now().Add(startTimeout)
 	for {
 		err := ping(d.Socket)
 		if err == nil {
-			return d, nil
+			return nil
 		}
 		select {
-		case werr := <-d.exited:
-			d.exited <- werr
-			return nil, fmt.Errorf("containerd exited: %v\n%s", werr, d.logTail())
+		case werr := <-exited:
+			d.running = false
+			exited <- werr
+			return fmt.Errorf("containerd exited: %v\n%s", werr, d.logTail())
 		default:
 		}
 		if time.Now().After(deadline) {
-			d.Stop()
-			return nil, fmt.Errorf("containerd did not answer in %v: %v\n%s", startTimeout, err, d.logTail())
+			d.stopLocked()
+			return fmt.Errorf("containerd did not answer in %v: %v\n%s", startTimeout, err, d.logTail())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -133,8 +160,20 @@ func (d *Daemon) logTail() string {
 }
 
 // Stop ends the daemon (SIGTERM, then SIGKILL after 10 s) and waits for it.
-// Shims of tasks still running outlive it; tests delete their tasks first.
+// Shims of tasks still running outlive it; tests delete their tasks first,
+// or Start the daemon again, which reconnects to them. Stopping a stopped
+// daemon does nothing.
 func (d *Daemon) Stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopLocked()
+}
+
+func (d *Daemon) stopLocked() {
+	if !d.running {
+		return
+	}
+	d.running = false
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-d.exited:
