@@ -182,6 +182,7 @@ func (p *Pool[I]) startAhead() {
 	now := time.Now()
 	p.startingAhead--
 	if err != nil {
+		p.trimOnArrival = max(0, p.trimOnArrival-1)
 		p.stats.CreateErrors++
 		p.backoff = min(max(2*p.backoff, minBackoff), maxBackoff)
 		p.retryAt = now.Add(p.backoff)
@@ -204,6 +205,12 @@ func (p *Pool[I]) startAhead() {
 	}
 	e.lease.Instance = inst
 	p.returnLocked(&t, e, true, now)
+	if p.trimOnArrival > 0 {
+		p.trimOnArrival--
+		if over := len(p.idle) - p.cfg.MinWarm; over > 0 {
+			p.dropOldestIdleLocked(&t, over)
+		}
+	}
 	p.rebalanceLocked(&t, now)
 	p.checkDrainedLocked()
 	p.mu.Unlock()

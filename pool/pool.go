@@ -121,6 +121,9 @@ type Pool[I Instance] struct {
 	busy          int
 	startingCold  int // factory calls for a caller (Acquire or a granted waiter)
 	startingAhead int // background factory calls (prewarm, spares)
+	// trimOnArrival counts background starts that were under way at a Trim:
+	// each trims the idle list again when it lands.
+	trimOnArrival int
 	destroying    int
 	waiters       waitQueue[I]
 	singleUse     bool      // the factory's instances are single-use (learned from them)
@@ -391,6 +394,8 @@ func (p *Pool[I]) Trim() {
 	if over := len(p.idle) - p.cfg.MinWarm; over > 0 && !p.closed {
 		p.dropOldestIdleLocked(&t, over)
 	}
+	// Background starts under way finish after this call: they trim on arrival.
+	p.trimOnArrival = p.startingAhead
 	p.lastAcquire = time.Time{}
 	p.peakBusy, p.prevPeakBusy = 0, 0
 	p.mu.Unlock()

@@ -481,3 +481,31 @@ func TestTrim(t *testing.T) {
 		})
 	}
 }
+
+// TestTrimWhileStarting: a prewarm still starting when the pool is scaled to
+// zero is trimmed when it lands, not kept until the idle timeout.
+func TestTrimWhileStarting(t *testing.T) {
+	ff := &fakeFactory{gate: make(chan struct{})}
+	cfg := testConfig()
+	cfg.MinWarm = 2
+	cfg.IdleTimeout = time.Hour // only Trim can remove them
+	p := newTestPool(t, cfg, ff)
+	eventually(t, func() bool { return p.Stats().Starting == 2 }, "2 prewarms starting")
+
+	cfg.MinWarm = 0
+	if err := p.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	p.Trim()
+	close(ff.gate) // both land now, and every later start goes straight through
+	eventually(t, func() bool { s := p.Stats(); return s.Starting == 0 && s.Destroyed == 2 }, "both late prewarms destroyed")
+	if s := p.Stats(); s.Idle != 0 {
+		t.Fatalf("after the late prewarms landed: %+v, want no idle instance", s)
+	}
+	// A later start is not trimmed: the pending trims were used up.
+	l := mustAcquire(t, p)
+	p.Release(l, true)
+	if s := p.Stats(); s.Idle != 1 {
+		t.Fatalf("after a later acquire and release: %+v, want its instance idle", s)
+	}
+}
