@@ -58,3 +58,19 @@ func readBytes(path string) (int64, error) {
 	}
 	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 }
+
+// memoryFilesAt returns the memory usage and limit files of the cgroup at
+// path (as in an OCI spec's cgroupsPath), when it exists: for a task whose
+// process is already gone, /proc no longer says where its cgroup is, but the
+// cgroup itself lives until the task is deleted.
+func memoryFilesAt(path string) (usage, limit string, err error) {
+	v1 := filepath.Join(cgroupRoot, "memory", path)
+	if _, err := os.Stat(filepath.Join(v1, "memory.usage_in_bytes")); err == nil {
+		return filepath.Join(v1, "memory.usage_in_bytes"), filepath.Join(v1, "memory.limit_in_bytes"), nil
+	}
+	v2 := filepath.Join(cgroupRoot, path)
+	if _, err := os.Stat(filepath.Join(v2, "memory.current")); err == nil {
+		return filepath.Join(v2, "memory.current"), filepath.Join(v2, "memory.max"), nil
+	}
+	return "", "", fmt.Errorf("no memory cgroup at %s", path)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -85,7 +86,13 @@ func (p *proc) startTask(ctx context.Context, stdin io.Reader, stdout io.Writer,
 		return wrapCall(cctx, "start task "+p.id, err)
 	}
 	tl.Add(invoker.PhaseTaskStart, start)
-	if usage, _, err := memoryFiles(task.Pid()); err == nil {
+	usage, _, err := memoryFiles(task.Pid())
+	if err != nil {
+		// The process may be gone already (a cgi task that died at once):
+		// containerd puts every task in the cgroup /<namespace>/<id>.
+		usage, _, err = memoryFilesAt(filepath.Join("/", p.r.cfg.Namespace, p.id))
+	}
+	if err == nil {
 		p.memUsage = usage
 	}
 	go func() {
