@@ -1,3 +1,11 @@
+// Jaeger v2 for the trace tests (profiler/jaegertest) and deploy/jaeger, in a
+// module of its own: Jaeger requires an older OpenTelemetry than Lumos, so the
+// two cannot share a build list. Build it with
+//
+//	go build -C tools/jaeger -o "$PWD/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
+//
+// Upgrade with `go get -tool github.com/jaegertracing/jaeger/cmd/jaeger@VERSION`
+// here; the tests rebuild it (their cache is keyed by the version).
 module github.com/lumos-edge/lumos/tools/jaeger
 
 go 1.26.8
