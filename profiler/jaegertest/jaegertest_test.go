@@ -3,6 +3,7 @@ package jaegertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -100,6 +101,9 @@ func TestJaeger(t *testing.T) {
 		t.Errorf("Named(execute) = %+v", got)
 	}
 
+	if _, err := j.Lookup(context.Background(), "0123456789abcdef0123456789abcdef"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Lookup of an unknown trace: %v, want ErrNotFound", err)
+	}
 	// An unknown trace is not found until the context ends.
 	short, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel2()

@@ -117,6 +117,12 @@ func (j *Jaeger) WaitTrace(ctx context.Context, traceID string, complete func(*T
 	}
 }
 
+// Lookup reads the trace with id traceID once, without waiting: ErrNotFound
+// when Jaeger holds none of its spans.
+func (j *Jaeger) Lookup(ctx context.Context, traceID string) (*Trace, error) {
+	return j.getTrace(ctx, traceID)
+}
+
 // getTrace reads a trace once from GET /api/traces/{id}.
 func (j *Jaeger) getTrace(ctx context.Context, traceID string) (*Trace, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.Query+"/api/traces/"+traceID, nil)
