@@ -67,6 +67,7 @@ func (i *fakeInstance) Close(context.Context) error {
 //	/hop       answer hop-by-hop headers that must not be forwarded
 //	/status/N  answer status N
 //	/lost      on the function's first instance: fail with ErrInstanceLost
+//	/headers   answer the request's headers, one "name: value" line each (names lowercased)
 //	/block     signal entered, then wait for release
 //	anything else: echo (body, method, path, query, X-In header, version).
 type echoRuntime struct {
@@ -161,6 +162,12 @@ func (e *echoRuntime) serve(ctx context.Context, version string, req *invoker.Re
 	case len(req.Path) > 8 && req.Path[:8] == "/status/":
 		n, _ := strconv.Atoi(req.Path[8:])
 		return &invoker.Response{Status: n, Body: []byte("status")}, nil
+	case req.Path == "/headers":
+		var b strings.Builder
+		for _, h := range req.Header {
+			b.WriteString(strings.ToLower(h.Name) + ": " + h.Value + "\n")
+		}
+		return &invoker.Response{Status: 200, Body: []byte(b.String())}, nil
 	case req.Path == "/block":
 		e.entered <- struct{}{}
 		select {

@@ -14,11 +14,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/lumos-edge/lumos/gateway/store"
 	"github.com/lumos-edge/lumos/invoker"
@@ -44,11 +46,48 @@ type Store interface {
 	Functions() (map[string][]byte, error)
 }
 
-// Recorder receives one record per invocation of a deployed function, after
-// the response is decided. Record runs on the request path: it must be cheap
-// and must not block. The gateway does not reuse inv after Record returns.
+// Recorder receives one record per invocation of a deployed function. Both
+// methods run on the request path: they must be cheap and must not block.
 type Recorder interface {
-	Record(inv *invoker.Invocation)
+	// Begin is called once the function is found, before it is called, with
+	// inv's ID, Function, Runtime, ABI, MaxMemory and Begin set. It may set
+	// inv.Trace for its own use in Record. It returns the W3C trace context
+	// the function receives (headers traceparent and tracestate) and whose
+	// trace id the response carries (X-Trace-Id); the zero TraceContext
+	// leaves the caller's headers as they came.
+	Begin(inv *invoker.Invocation, call Call) TraceContext
+	// Record is called after the response is decided, with the record
+	// complete. It reports whether it keeps inv: if so the gateway never
+	// reuses inv, else it recycles inv once Record returns.
+	Record(inv *invoker.Invocation) (kept bool)
+}
+
+// Call describes an invocation's HTTP request to Recorder.Begin. Its strings
+// alias the gateway's buffers and are valid only during Begin: copy what you keep.
+type Call struct {
+	// Method is the HTTP method.
+	Method string
+	// Path is the request's path (/function/{name}[/sub]).
+	Path string
+	// TraceParent and TraceState are the caller's W3C trace headers; empty when absent.
+	TraceParent, TraceState string
+}
+
+// TraceContext is a W3C trace context as HTTP headers carry it.
+type TraceContext struct {
+	// Parent is the traceparent header ("00-{trace id}-{span id}-{flags}").
+	Parent string
+	// State is the tracestate header; empty when there is none.
+	State string
+}
+
+// TraceID returns the trace id in Parent (32 lowercase hex), or "" when
+// Parent is not a version 00 traceparent.
+func (tc TraceContext) TraceID() string {
+	if len(tc.Parent) != 55 || tc.Parent[:3] != "00-" || tc.Parent[35] != '-' {
+		return ""
+	}
+	return tc.Parent[3:35]
 }
 
 // Credentials guard the admin API (/system/*).
@@ -68,10 +107,12 @@ const (
 // Config configures a Gateway. Zero sizes and durations take the Default*
 // values; Runtimes, DefaultRuntime, Store and Credentials.Password are required.
 type Config struct {
-	Runtimes         map[string]Runtime // by name: "wasm-interp", "wasm-aot", "container"
-	DefaultRuntime   string
-	Store            Store
-	Recorder         Recorder // nil records nothing, at no cost
+	Runtimes       map[string]Runtime // by name: "wasm-interp", "wasm-aot", "container"
+	DefaultRuntime string
+	Store          Store
+	Recorder       Recorder // nil records nothing, at no cost
+	// Metrics serves GET /metrics (no auth); nil answers 404 there.
+	Metrics          http.Handler
 	Credentials      Credentials
 	MaxBodyBytes     int64 // invocation bodies; 413 beyond
 	MaxArtifactBytes int64 // artifact uploads; 413 beyond
@@ -94,6 +135,8 @@ type Gateway struct {
 	cfg    Config
 	log    *slog.Logger
 	server *fasthttp.Server
+	// metrics serves /metrics; nil when Config.Metrics is.
+	metrics fasthttp.RequestHandler
 	// base is the parent of every invocation context; cancelled by Close.
 	base       context.Context
 	cancelBase context.CancelFunc
@@ -123,6 +166,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g := &Gateway{cfg: cfg, log: cfg.Logger, base: base, cancelBase: cancel, idPrefix: hex.EncodeToString(rnd[:]) + "-"}
 	g.table.Store(&map[string]*version{})
+	if cfg.Metrics != nil {
+		g.metrics = fasthttpadaptor.NewFastHTTPHandler(cfg.Metrics)
+	}
 	g.server = &fasthttp.Server{
 		Handler:            g.handle,
 		ErrorHandler:       g.serverError,

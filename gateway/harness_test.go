@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,16 +23,34 @@ const (
 	testPass = "s3cret-pass"
 )
 
-// recorder collects invocation records.
+// recorder collects invocation records, and the calls Begin saw. Begin
+// answers trace (nil: the zero TraceContext).
 type recorder struct {
-	mu   sync.Mutex
-	invs []*invoker.Invocation
+	trace func(call Call) TraceContext
+
+	mu    sync.Mutex
+	invs  []*invoker.Invocation
+	calls []Call
 }
 
-func (r *recorder) Record(inv *invoker.Invocation) {
+func (r *recorder) Begin(inv *invoker.Invocation, call Call) TraceContext {
+	call.Method, call.Path = strings.Clone(call.Method), strings.Clone(call.Path)
+	call.TraceParent, call.TraceState = strings.Clone(call.TraceParent), strings.Clone(call.TraceState)
+	inv.Trace = call
+	r.mu.Lock()
+	r.calls = append(r.calls, call)
+	r.mu.Unlock()
+	if r.trace == nil {
+		return TraceContext{}
+	}
+	return r.trace(call)
+}
+
+func (r *recorder) Record(inv *invoker.Invocation) bool {
 	r.mu.Lock()
 	r.invs = append(r.invs, inv)
 	r.mu.Unlock()
+	return true
 }
 
 func (r *recorder) all() []*invoker.Invocation {

@@ -21,6 +21,10 @@ const (
 	headerDuration = "X-Duration-Seconds"
 	headerStart    = "X-Lumos-Start"
 	headerInstance = "X-Lumos-Instance"
+	headerTraceID  = "X-Trace-Id"
+	// The W3C trace context headers, read from the caller and set for the function.
+	headerTraceParent = "traceparent"
+	headerTraceState  = "tracestate"
 	// headerTimeout lets a client lower the function's timeout (Go duration or seconds).
 	headerTimeout = "X-Timeout"
 )
@@ -32,7 +36,7 @@ const maxLookups = 8
 // before the request reached it (invoker.ErrInstanceLost).
 const maxLostRetries = 2
 
-// invocationPool recycles invocation records when no Recorder holds them.
+// invocationPool recycles invocation records that no Recorder keeps.
 var invocationPool = sync.Pool{New: func() any { return new(invoker.Invocation) }}
 
 // invoke serves /function/{name}{sub}. It is the hot path: no logging, no
@@ -62,6 +66,11 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 	var idBuf [32]byte
 	id := append(idBuf[:0], g.idPrefix...)
 	id = strconv.AppendUint(id, g.idSeq.Add(1), 16)
+	var trace TraceContext
+	if g.cfg.Recorder != nil {
+		inv.ID = string(id)
+		trace = g.begin(rc, inv)
+	}
 
 	resp, err := g.serve(rc, v, sub, inv)
 	status := 0
@@ -78,6 +87,9 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 		h.Set(headerStart, string(inv.Start))
 		h.Set(headerInstance, inv.Instance)
 	}
+	if tid := trace.TraceID(); tid != "" {
+		h.Set(headerTraceID, tid)
+	}
 	total := time.Since(begin)
 	var dBuf [24]byte
 	h.SetBytesV(headerDuration, strconv.AppendFloat(dBuf[:0], total.Seconds(), 'f', 6, 64))
@@ -86,11 +98,44 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 		invocationPool.Put(inv)
 		return
 	}
-	inv.ID = string(id)
 	inv.Total = total
 	inv.Status = status
 	inv.Err = err
-	g.cfg.Recorder.Record(inv) // inv is not reused: the recorder may keep it
+	if !g.cfg.Recorder.Record(inv) {
+		invocationPool.Put(inv)
+	}
+}
+
+// begin hands the invocation to Recorder.Begin and sets the trace context it
+// returns on the request, so the copy the function gets carries it.
+func (g *Gateway) begin(rc *fasthttp.RequestCtx, inv *invoker.Invocation) TraceContext {
+	rh := &rc.Request.Header
+	call := Call{
+		Method:      methodString(rc.Method()),
+		Path:        aliasString(rc.Path()),
+		TraceParent: aliasString(rh.Peek(headerTraceParent)),
+		TraceState:  aliasString(rh.Peek(headerTraceState)),
+	}
+	tc := g.cfg.Recorder.Begin(inv, call)
+	if tc.Parent == "" {
+		return tc
+	}
+	rh.Set(headerTraceParent, tc.Parent)
+	switch {
+	case tc.State != "":
+		rh.Set(headerTraceState, tc.State)
+	case call.TraceState != "":
+		rh.Del(headerTraceState) // the caller's, stale now
+	}
+	return tc
+}
+
+// aliasString views b as a string without copying; valid while b is.
+func aliasString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // resetInvocation readies a recycled record field by field: assigning a
@@ -100,6 +145,7 @@ func resetInvocation(inv *invoker.Invocation, v *version, begin time.Time) {
 	inv.Start, inv.Instance, inv.Begin, inv.Total = "", "", begin, 0
 	inv.Phases.Reset()
 	inv.RequestBytes, inv.ResponseBytes, inv.Status, inv.Err, inv.MemoryBytes = 0, 0, 0, nil, 0
+	inv.MaxMemory, inv.Trace = v.set.memoryLimit, nil
 }
 
 // serve runs one invocation of v: admission, the per-invocation context,

@@ -15,6 +15,7 @@ const (
 	prefixFunction = "/function/"
 	prefixSystem   = "/system/"
 	pathHealthz    = "/healthz"
+	pathMetrics    = "/metrics"
 )
 
 // handle routes a request. It recovers any panic into a 500 JSON error, so
@@ -42,6 +43,12 @@ func (g *Gateway) handle(rc *fasthttp.RequestCtx) {
 		}
 		rc.SetContentType(contentTypeJSON)
 		rc.SetBodyString(`{"status":"ok"}`)
+	case string(path) == pathMetrics && g.metrics != nil:
+		if !rc.IsGet() && !rc.IsHead() {
+			methodNotAllowed(rc, "GET, HEAD")
+			return
+		}
+		g.metrics(rc)
 	case bytes.HasPrefix(path, []byte(prefixSystem)):
 		if !g.authorized(rc) {
 			writeError(rc, fmt.Errorf("%w: admin credentials required (HTTP Basic or Bearer)", ErrUnauthorized))

@@ -253,4 +253,11 @@ type Invocation struct {
 	Err error
 	// MemoryBytes is the instance's footprint after the invocation.
 	MemoryBytes int64
+	// MaxMemory is the function's memory limit per instance in bytes, as
+	// deployed; 0 when the deployment sets none (the runtime's default applies).
+	MaxMemory int64
+	// Trace is the recorder's own handle on the invocation (the profiler's
+	// trace span), set when the invocation begins and opaque to everyone
+	// else; nil when nothing traces it.
+	Trace any
 }

@@ -31,6 +31,13 @@ const (
 // returns requests/s of 200 answers; any other answer fails the benchmark.
 func measureRPS(b *testing.B, url string, d time.Duration) float64 {
 	b.Helper()
+	rps, _ := measureLoad(b, url, d)
+	return rps
+}
+
+// measureLoad is measureRPS that also returns the number of requests served.
+func measureLoad(b *testing.B, url string, d time.Duration) (float64, int64) {
+	b.Helper()
 	c := &fasthttp.Client{MaxConnsPerHost: loadConns, ReadTimeout: 10 * time.Second}
 	var n, bad atomic.Int64
 	stop := time.Now().Add(d)
@@ -57,7 +64,7 @@ func measureRPS(b *testing.B, url string, d time.Duration) float64 {
 	if bad.Load() > 0 {
 		b.Fatalf("%s: %d failed requests", url, bad.Load())
 	}
-	return float64(n.Load()) / time.Since(start).Seconds()
+	return float64(n.Load()) / time.Since(start).Seconds(), n.Load()
 }
 
 // startBareHello serves a fasthttp hello world: the ceiling for any gateway.

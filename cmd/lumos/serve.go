@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/lumos-edge/lumos/invoker/container"
 	"github.com/lumos-edge/lumos/invoker/wasm"
 	"github.com/lumos-edge/lumos/pool"
+	"github.com/lumos-edge/lumos/profiler"
 )
 
 // passwordFile holds the admin password inside the data dir (mode 0600), so
@@ -41,6 +43,10 @@ type serveOptions struct {
 	containerd     string
 	logLevel       string
 	logOut         io.Writer
+	// metrics records metrics and serves /metrics.
+	metrics bool
+	// getenv reads the OTEL_* variables; nil means os.Getenv.
+	getenv func(string) string
 }
 
 func newServeCmd() *cobra.Command {
@@ -85,6 +91,7 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&o.containerd, "containerd", envOr("LUMOS_CONTAINERD", container.DefaultAddress),
 		"containerd socket of the container runtime (env LUMOS_CONTAINERD); when absent, deployments to it answer 503")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.BoolVar(&o.metrics, "metrics", true, "record metrics and serve them at /metrics (traces follow the OTEL_* environment)")
 	return cmd
 }
 
@@ -97,6 +104,7 @@ type server struct {
 	st      *store.Store
 	rts     []*wasm.Runtime
 	ctr     *container.Runtime
+	prof    *profiler.Profiler // nil: no telemetry
 	done    chan error
 }
 
@@ -156,10 +164,28 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 		return nil, fmt.Errorf("--runtime %q: not a runtime of this gateway", o.defaultRuntime)
 	}
 
+	if o.getenv == nil {
+		o.getenv = os.Getenv
+	}
+	tcfg, err := telemetryConfig(ctx, o.getenv, o.metrics)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	var recorder gateway.Recorder
+	var metrics http.Handler
+	if tcfg.TraceSender != nil || !tcfg.DisableMetrics {
+		if s.prof, err = profiler.New(ctx, tcfg); err != nil {
+			return nil, err
+		}
+		recorder, metrics = s.prof, s.prof.MetricsHandler()
+	}
+
 	s.gw, err = gateway.New(ctx, gateway.Config{
 		Runtimes:         runtimes,
 		DefaultRuntime:   o.defaultRuntime,
 		Store:            s.st,
+		Recorder:         recorder,
+		Metrics:          metrics,
 		Credentials:      gateway.Credentials{User: s.creds.User, Password: s.creds.Password},
 		MaxBodyBytes:     o.maxBody,
 		MaxArtifactBytes: o.maxArtifact,
@@ -171,6 +197,11 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.prof != nil {
+		if err := s.prof.ObserveFunctions(s.gw); err != nil {
+			return nil, err
+		}
 	}
 	if o.bundled {
 		if s.bundled, err = deployBundled(ctx, s.gw, o.defaultRuntime); err != nil {
@@ -241,6 +272,9 @@ func (s *server) Close(ctx context.Context) error {
 			errs = append(errs, s.gw.Shutdown(ctx))
 		}
 		errs = append(errs, s.gw.Close(ctx))
+	}
+	if s.prof != nil {
+		errs = append(errs, s.prof.Shutdown(ctx)) // flush: the gateway records no more
 	}
 	for _, rt := range s.rts {
 		errs = append(errs, rt.Close(ctx))
