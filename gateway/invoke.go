@@ -83,6 +83,7 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 		status = writeResponse(rc, resp)
 		inv.ResponseBytes = len(resp.Body)
 	}
+	inv.BodyBytes = len(rc.Response.Body())
 	h := &rc.Response.Header
 	h.SetBytesV(headerCallID, id)
 	if inv.Start != "" {
@@ -147,6 +148,7 @@ func resetInvocation(inv *invoker.Invocation, v *version, begin time.Time) {
 	inv.Start, inv.Instance, inv.Begin, inv.Total = "", "", begin, 0
 	inv.Phases.Reset()
 	inv.RequestBytes, inv.ResponseBytes, inv.Status, inv.Err, inv.MemoryBytes = 0, 0, 0, nil, 0
+	inv.BodyBytes = 0
 	inv.MaxMemory, inv.Trace = v.set.memoryLimit, nil
 }
 

@@ -76,7 +76,7 @@ func TestInvokeStartKindsAndRecords(t *testing.T) {
 	cold, warm := invs[0], invs[1]
 	if cold.ID != first.header.Get("X-Call-Id") || cold.Function != "rec" || cold.Runtime != "fake" ||
 		cold.ABI != invoker.ABILoop || cold.Start != invoker.StartCold || cold.Status != 200 || cold.Err != nil ||
-		cold.RequestBytes != 5 || cold.ResponseBytes != 5 || cold.MemoryBytes != 1<<20 ||
+		cold.RequestBytes != 5 || cold.ResponseBytes != 5 || cold.BodyBytes != 5 || cold.MemoryBytes != 1<<20 ||
 		cold.Instance != first.header.Get("X-Lumos-Instance") || cold.Total <= 0 || cold.Begin.IsZero() {
 		t.Errorf("cold record = %+v", cold)
 	}

@@ -251,10 +251,15 @@ type Invocation struct {
 	Total time.Duration
 	// Phases holds queue wait, cold-start phases (when Start is cold) and
 	// the invocation's own phases.
-	Phases        Timeline
+	Phases Timeline
+	// RequestBytes and ResponseBytes are the function's request and response
+	// bodies; ResponseBytes is 0 when the answer is the gateway's error.
 	RequestBytes  int
 	ResponseBytes int
-	Status        int
+	// BodyBytes is the HTTP response body the gateway sent: the function's,
+	// or the gateway's error body.
+	BodyBytes int
+	Status    int
 	// Err is nil on success; otherwise the runtime's or the gateway's error.
 	Err error
 	// MemoryBytes is the instance's footprint after the invocation.

@@ -82,6 +82,7 @@ func (c invocation) run(p *Profiler) (*invoker.Invocation, gateway.TraceContext)
 	}
 	inv.Total = at.Sub(begin) + 50*time.Microsecond
 	inv.RequestBytes, inv.ResponseBytes, inv.Status, inv.Err = 5, 14, c.status, c.err
+	inv.BodyBytes = 14
 	p.Record(inv)
 	return inv, tc
 }

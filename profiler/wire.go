@@ -287,7 +287,7 @@ func (e *encoder) serverAttributes(c *sampledCall, inv *invoker.Invocation) {
 	b = appendStrAttr(b, fSpanAttributes, "url.path", c.path)
 	b = appendIntAttr(b, fSpanAttributes, "http.response.status_code", int64(inv.Status))
 	b = appendIntAttr(b, fSpanAttributes, "http.request.body.size", int64(inv.RequestBytes))
-	b = appendIntAttr(b, fSpanAttributes, "http.response.body.size", int64(inv.ResponseBytes))
+	b = appendIntAttr(b, fSpanAttributes, "http.response.body.size", int64(inv.BodyBytes))
 	b = appendStrAttr(b, fSpanAttributes, "faas.trigger", "http")
 	b = appendStrAttr(b, fSpanAttributes, "faas.invoked_name", inv.Function)
 	b = appendStrAttr(b, fSpanAttributes, "faas.invocation_id", inv.ID)
