@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"strconv"
@@ -65,6 +66,7 @@ type settings struct {
 	abi         invoker.ABI
 	timeout     time.Duration
 	memoryLimit int64
+	cpuLimit    int64 // thousandths of a core; 0: no cap
 	args        []string
 	mounts      []invoker.Mount
 	pool        pool.Config
@@ -182,6 +184,14 @@ func parseSettings(d FunctionDeployment, defs defaults) (settings, error) {
 	if d.Limits != nil && d.Limits.Memory != "" {
 		m := map[string]string{"memory": d.Limits.Memory}
 		set(quantityField(m, "limits", "memory", &s.memoryLimit))
+	}
+	if d.Limits != nil && d.Limits.CPU != "" {
+		n, cerr := parseCPU(d.Limits.CPU)
+		if cerr != nil {
+			cerr = fieldError("limits", "cpu", d.Limits.CPU, cerr.Error())
+		}
+		set(cerr)
+		s.cpuLimit = n
 	}
 	set(argsField(a, &s.args))
 	set(mountsField(a, &s.mounts))
@@ -317,4 +327,35 @@ type storedFunction struct {
 	CreatedAt  time.Time          `json:"createdAt"`
 	// Replicas is the last scale request, overriding the min label; nil if none.
 	Replicas *int `json:"replicas,omitempty"`
+}
+
+// CPU limits, in thousandths of a core: the kernel's smallest CFS quota
+// (1 ms per 100 ms period) up to 1024 cores, far past any edge machine.
+const (
+	minCPU = 10
+	maxCPU = 1024 * 1000
+)
+
+// parseCPU parses a k8s CPU quantity ("500m", "0.5", "2") into thousandths
+// of a core, rounding a fraction of a millicore up.
+func parseCPU(s string) (int64, error) {
+	num, mul := s, 1000.0
+	if n, ok := strings.CutSuffix(s, "m"); ok {
+		num, mul = n, 1
+	}
+	if num == "" || strings.ContainsAny(num, "eE+-_xXpP") || strings.EqualFold(num, "inf") || strings.EqualFold(num, "nan") {
+		return 0, fmt.Errorf("want a k8s CPU quantity like 500m or 0.5")
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("want a positive k8s CPU quantity like 500m or 0.5")
+	}
+	m := math.Ceil(f * mul)
+	if m < minCPU {
+		return 0, fmt.Errorf("at least %dm: the kernel's smallest CFS quota is 1 ms per 100 ms", minCPU)
+	}
+	if m > maxCPU {
+		return 0, fmt.Errorf("at most %d cores", maxCPU/1000)
+	}
+	return int64(m), nil
 }

@@ -34,6 +34,17 @@ func TestParseQuantity(t *testing.T) {
 	}
 }
 
+func TestParseCPU(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64
+	}{{"500m", 500}, {"0.5", 500}, {"2", 2000}, {"10m", 10}, {"0.0105", 11}, {"1.5", 1500}} {
+		if got, err := parseCPU(tt.in); err != nil || got != tt.want {
+			t.Errorf("parseCPU(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+}
+
 func TestParseSettings(t *testing.T) {
 	img := "sha256:" + strings.Repeat("ab", 32)
 	d := FunctionDeployment{
@@ -45,13 +56,13 @@ func TestParseSettings(t *testing.T) {
 			AnnotationArgs: `["-v", "a b"]`, AnnotationMounts: "/tmp:/data, /:/root",
 		},
 		Labels: map[string]string{LabelScaleMin: "1", LabelScaleMax: "6", LabelScaleZeroDuration: "1m"},
-		Limits: &FunctionResources{Memory: "128M"},
+		Limits: &FunctionResources{Memory: "128M", CPU: "250m"},
 	}
 	s, err := parseSettings(d, testDefaults)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := settings{runtime: "wasm-aot", abi: invoker.ABICGI, timeout: 3 * time.Second, memoryLimit: 128e6,
+	want := settings{runtime: "wasm-aot", abi: invoker.ABICGI, timeout: 3 * time.Second, memoryLimit: 128e6, cpuLimit: 250,
 		args:   []string{"-v", "a b"},
 		mounts: []invoker.Mount{{HostPath: "/tmp", GuestPath: "/data"}, {HostPath: "/", GuestPath: "/root"}},
 		pool: pool.Config{MinWarm: 1, MaxInstances: 6, IdleTimeout: 90 * time.Second, QueueSize: 7,
@@ -67,6 +78,12 @@ func TestParseSettings(t *testing.T) {
 		_, err := parseSettings(FunctionDeployment{Service: "f", Image: img, Annotations: bad}, testDefaults)
 		if !errors.Is(err, ErrBadRequest) {
 			t.Errorf("annotations %v: err = %v, want a bad request", bad, err)
+		}
+	}
+	for _, bad := range []string{"0", "5m", "-1", "1e3", "abc", "2000", "m", "NaN"} {
+		_, err := parseSettings(FunctionDeployment{Service: "f", Image: img, Limits: &FunctionResources{CPU: bad}}, testDefaults)
+		if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "cpu") {
+			t.Errorf("limits.cpu %q: err = %v, want a bad request naming cpu", bad, err)
 		}
 	}
 	// Silence means defaults.

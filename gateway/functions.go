@@ -173,6 +173,7 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 		ABI:         set.abi,
 		Env:         d.EnvVars,
 		MemoryLimit: set.memoryLimit,
+		CPULimit:    set.cpuLimit,
 		Args:        set.args,
 		Mounts:      set.mounts,
 	}

@@ -75,6 +75,9 @@ type Spec struct {
 	Env map[string]string
 	// MemoryLimit caps an instance's memory in bytes; 0 means the runtime's default.
 	MemoryLimit int64
+	// CPULimit caps an instance's CPU in thousandths of a core (500 is half
+	// a core); 0 means no cap. Runtimes that cannot cap CPU ignore it.
+	CPULimit int64
 	// Args are the program's arguments after its name (argv[1:]).
 	Args []string
 	// Mounts grant the function read-only access to host directories. A

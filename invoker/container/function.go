@@ -246,6 +246,7 @@ func (f *function) specOpts(env []string) []oci.SpecOpts {
 		withoutCapabilities,
 		seccomp.WithDefaultProfile(),
 		oci.WithMemoryLimit(uint64(f.memory)),
+		withCPULimit(f.spec.CPULimit),
 		oci.WithPidsLimit(f.r.cfg.PidsLimit),
 	)
 	if len(f.spec.Mounts) > 0 {
@@ -273,3 +274,17 @@ func withoutCapabilities(_ context.Context, _ oci.Client, _ *containers.Containe
 }
 
 func isAbs(p string) bool { return len(p) > 0 && p[0] == '/' }
+
+// cfsPeriod is the CFS period CPU limits are expressed in (the kernel's
+// default, 100 ms).
+const cfsPeriod = 100_000 // microseconds
+
+// withCPULimit caps the container at millis thousandths of a core through
+// the CFS quota (cpu.cfs_quota_us over cpu.cfs_period_us, or cpu.max); 0
+// leaves it uncapped.
+func withCPULimit(millis int64) oci.SpecOpts {
+	if millis <= 0 {
+		return func(context.Context, oci.Client, *containers.Container, *oci.Spec) error { return nil }
+	}
+	return oci.WithCPUCFS(millis*cfsPeriod/1000, cfsPeriod)
+}

@@ -95,6 +95,7 @@ func TestMemoryLimitApplied(t *testing.T) {
 	}{{0, DefaultMemoryLimit}, {32 << 20, 32 << 20}} {
 		spec := specOf("hello", invoker.ABICGI, tarballs["hello"])
 		spec.MemoryLimit = tc.limit
+		spec.CPULimit = (tc.limit >> 20) * 10 // none, then 320 thousandths of a core
 		f, err := r.Load(context.Background(), spec)
 		if err != nil {
 			t.Fatal(err)
@@ -107,6 +108,14 @@ func TestMemoryLimitApplied(t *testing.T) {
 		}
 		if got := *s.Linux.Resources.Memory.Limit; got != tc.want {
 			t.Errorf("limit %d: spec has %d, want %d", tc.limit, got, tc.want)
+		}
+		cpu := s.Linux.Resources.CPU
+		switch {
+		case spec.CPULimit == 0 && cpu != nil && cpu.Quota != nil && *cpu.Quota > 0:
+			t.Errorf("no CPU limit asked, spec has quota %d", *cpu.Quota)
+		case spec.CPULimit > 0 && (cpu == nil || cpu.Quota == nil || cpu.Period == nil ||
+			*cpu.Quota != spec.CPULimit*100 || *cpu.Period != 100_000):
+			t.Errorf("CPU limit %d: spec has %+v, want quota %d per 100000 us", spec.CPULimit, cpu, spec.CPULimit*100)
 		}
 		if got := *s.Linux.Resources.Pids; got.Limit != DefaultPidsLimit {
 			t.Errorf("pids limit %d", got.Limit)
