@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
@@ -14,38 +13,7 @@ import (
 	"github.com/containerd/containerd/namespaces"
 
 	"github.com/lumos-edge/lumos/invoker/container"
-	"github.com/lumos-edge/lumos/invoker/container/containerdtest"
 )
-
-// startContainerServer starts a private containerd and a gateway on it
-// (without the bundled functions, Wasm interpreted by default). It returns
-// the gateway and the containerd socket.
-func startContainerServer(t *testing.T) (*server, string) {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "lumos-e2e-build-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	d, err := containerdtest.Start(dir)
-	containerdtest.Require(t, err)
-	t.Cleanup(d.Stop)
-	o := testOptions(t.TempDir())
-	o.bundled, o.defaultRuntime = false, "wasm-interp"
-	o.containerd = d.Socket
-	srv, err := startServer(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered after d.Stop, so it runs first: instances are deleted
-	// while containerd is still up.
-	t.Cleanup(func() {
-		if err := srv.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	return srv, d.Socket
-}
 
 // cliGateway are the client flags that reach srv.
 func cliGateway(srv *server) []string {

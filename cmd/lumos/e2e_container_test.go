@@ -65,29 +65,7 @@ func TestContainerUnavailable(t *testing.T) {
 // TestContainerEndToEnd deploys container functions through the admin API
 // on a private containerd and invokes them over HTTP.
 func TestContainerEndToEnd(t *testing.T) {
-	dir, err := os.MkdirTemp("", "lumos-e2e-ctd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	d, err := containerdtest.Start(dir)
-	containerdtest.Require(t, err)
-	t.Cleanup(d.Stop)
-
-	o := testOptions(t.TempDir())
-	o.bundled, o.defaultRuntime = false, "wasm-interp"
-	o.containerd = d.Socket
-	srv, err := startServer(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered after d.Stop, so it runs first: instances are deleted
-	// while containerd is still up.
-	t.Cleanup(func() {
-		if err := srv.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	srv, _ := startContainerServer(t)
 	c := adminClient(srv)
 	for _, tc := range []struct {
 		name, pkg string
@@ -119,4 +97,42 @@ func TestContainerEndToEnd(t *testing.T) {
 	} else {
 		t.Fatal("a malformed image deployed")
 	}
+}
+
+// privateContainerd starts a containerd of the test's own, stopped at its
+// end (after the cleanups registered later, which run first).
+func privateContainerd(t *testing.T) *containerdtest.Daemon {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "lumos-e2e-ctd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	d, err := containerdtest.Start(dir)
+	containerdtest.Require(t, err)
+	t.Cleanup(d.Stop)
+	return d
+}
+
+// startContainerServer starts a private containerd and a gateway on it
+// (without the bundled functions, Wasm interpreted by default). It returns
+// the gateway and the containerd socket.
+func startContainerServer(t *testing.T) (*server, string) {
+	t.Helper()
+	d := privateContainerd(t)
+	o := testOptions(t.TempDir())
+	o.bundled, o.defaultRuntime = false, "wasm-interp"
+	o.containerd = d.Socket
+	srv, err := startServer(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered after d.Stop, so it runs first: instances are deleted
+	// while containerd is still up.
+	t.Cleanup(func() {
+		if err := srv.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return srv, d.Socket
 }

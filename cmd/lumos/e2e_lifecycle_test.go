@@ -22,21 +22,6 @@ import (
 	"github.com/lumos-edge/lumos/invoker/container/containerdtest"
 )
 
-// privateContainerd starts a containerd of the test's own, stopped at its
-// end (after the cleanups registered later, which run first).
-func privateContainerd(t *testing.T) *containerdtest.Daemon {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "lumos-e2e-ctd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	d, err := containerdtest.Start(dir)
-	containerdtest.Require(t, err)
-	t.Cleanup(d.Stop)
-	return d
-}
-
 // objects is what a gateway id labels in containerd's namespace, and the
 // mounts under the daemon's directory (each task's rootfs is one).
 type objects struct {
