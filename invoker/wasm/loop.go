@@ -111,16 +111,20 @@ func (l *loopInstance) Invoke(ctx context.Context, req *invoker.Request, tl *inv
 	if cap(l.req) > maxKeptBuffer {
 		defer func() { l.req = nil }()
 	}
+	// Armed before the guest can take the frame: the guest computes as soon
+	// as it has it, and computing while disarmed past the idle grace is
+	// taken for misbehaviour.
+	deadline, _ := ctx.Deadline()
+	l.g.ctrl.Arm(deadline)
 	select {
 	case l.in.frames <- l.req:
 	default: // the previous frame was never taken: the guest broke the protocol
+		l.g.ctrl.Disarm()
 		return nil, fmt.Errorf("wasm %s: %w: previous request never read", l.g.id, invoker.ErrProtocol)
 	}
 	tl.Add(invoker.PhaseRequestWrite, start)
 
 	start = time.Now()
-	deadline, _ := ctx.Deadline()
-	l.g.ctrl.Arm(deadline)
 	got := false
 	select {
 	case <-l.out.ready:
