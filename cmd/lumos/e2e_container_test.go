@@ -120,9 +120,16 @@ func privateContainerd(t *testing.T) *containerdtest.Daemon {
 func startContainerServer(t *testing.T) (*server, string) {
 	t.Helper()
 	d := privateContainerd(t)
-	o := testOptions(t.TempDir())
-	o.bundled, o.defaultRuntime = false, "wasm-interp"
-	o.containerd = d.Socket
+	return serveOnContainerd(t, d, t.TempDir()), d.Socket
+}
+
+// serveOnContainerd starts a gateway on containerd d with its data in
+// dataDir (without the bundled functions, Wasm interpreted by default),
+// closed at the test's end.
+func serveOnContainerd(t *testing.T, d *containerdtest.Daemon, dataDir string) *server {
+	t.Helper()
+	o := testOptions(dataDir)
+	o.bundled, o.defaultRuntime, o.containerd = false, "wasm-interp", d.Socket
 	srv, err := startServer(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -134,5 +141,5 @@ func startContainerServer(t *testing.T) (*server, string) {
 			t.Error(err)
 		}
 	})
-	return srv, d.Socket
+	return srv
 }

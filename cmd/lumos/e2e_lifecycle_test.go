@@ -258,18 +258,9 @@ type result struct {
 // again without a redeploy, and nothing of the lost instances is left.
 func TestContainerdRestartMidTraffic(t *testing.T) {
 	d := privateContainerd(t)
-	o := testOptions(t.TempDir())
-	o.bundled, o.defaultRuntime, o.containerd = false, "wasm-interp", d.Socket
-	srv, err := startServer(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	id, err := gatewayID(o.dataDir)
+	dataDir := t.TempDir()
+	srv := serveOnContainerd(t, d, dataDir)
+	id, err := gatewayID(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,27 +364,17 @@ func TestContainerdRestartMidTraffic(t *testing.T) {
 // rootfs mount go, and the call after is a cold start that serves.
 func TestContainerScaleToZeroAndBack(t *testing.T) {
 	d := privateContainerd(t)
-	o := testOptions(t.TempDir())
-	o.bundled, o.defaultRuntime, o.containerd = false, "wasm-interp", d.Socket
-	srv, err := startServer(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	id, err := gatewayID(o.dataDir)
+	dataDir := t.TempDir()
+	srv := serveOnContainerd(t, d, dataDir)
+	id, err := gatewayID(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := adminClient(srv)
 	mustDeploy(t, c, "c-echo", containerImage(t, "echo"), map[string]string{"lumos.runtime": "container"},
 		map[string]string{"com.openfaas.scale.min": "1"})
-	// Wait until the pool holds it: a prewarm still starting when the pool
-	// is trimmed is kept until the idle timeout (pool.Trim drops idle
-	// instances only).
+	// Wait until the pool holds it, so that each cycle starts from one
+	// settled warm instance.
 	eventually(t, "one prewarmed instance", func() bool {
 		n := gatewayObjects(t, d, id)
 		return len(n.containers) == 1 && n.tasks == 1 && status(t, c, "c-echo").AvailableReplicas == 1
