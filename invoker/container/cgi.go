@@ -34,7 +34,7 @@ func (c *cgiInstance) Invoke(ctx context.Context, req *invoker.Request, tl *invo
 	ctx = c.p.r.withNS(ctx)
 	start := time.Now()
 	if err := c.setEnv(ctx, cgi.Env(c.p.f.spec.Name, nil, req)); err != nil {
-		if ctx.Err() != nil {
+		if expired(ctx) {
 			return nil, c.p.timeout(ctx)
 		}
 		return nil, err
@@ -46,7 +46,7 @@ func (c *cgiInstance) Invoke(ctx context.Context, req *invoker.Request, tl *invo
 	stdin := bytes.NewReader(append([]byte(nil), req.Body...))
 	out := &limitBuffer{max: frame.DefaultMaxBodyBytes + frame.DefaultMaxMetaBytes}
 	if err := c.p.startTask(ctx, stdin, out, tl); err != nil {
-		if ctx.Err() != nil {
+		if expired(ctx) {
 			return nil, c.p.timeout(ctx)
 		}
 		return nil, err

@@ -116,7 +116,7 @@ func (l *loopInstance) Invoke(ctx context.Context, req *invoker.Request, tl *inv
 		}
 	}
 	if !got {
-		if ctx.Err() != nil {
+		if expired(ctx) {
 			return nil, l.p.timeout(ctx)
 		}
 		return nil, l.p.exitErr("while serving")

@@ -161,7 +161,24 @@ func (p *proc) exitErr(when string) error {
 // timeout kills the task and returns the error of an invocation past its deadline.
 func (p *proc) timeout(ctx context.Context) error {
 	p.kill()
-	return fmt.Errorf("container %s: %w: %w", p.id, invoker.ErrTimeout, context.Cause(ctx))
+	cause := context.Cause(ctx)
+	if cause == nil {
+		// The deadline passed but the context's timer has not fired yet
+		// (see expired).
+		cause = context.DeadlineExceeded
+	}
+	return fmt.Errorf("container %s: %w: %w", p.id, invoker.ErrTimeout, cause)
+}
+
+// expired reports whether ctx is done or its deadline has passed. A gRPC
+// call checks the deadline itself and can fail with DeadlineExceeded a
+// moment before the context's own timer fires and sets ctx.Err.
+func expired(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // close deletes the task (killing it), the container and its snapshot. It
