@@ -1,10 +1,13 @@
 // Package functions ships Lumos's bundled functions inside the lumos
 // binary: the WebAssembly modules of the sample functions (hello, echo, fib,
-// json) that a fresh gateway deploys, and of the test functions (spin, crash,
-// trap) that exercise timeouts and failures. The sources live in the
-// subdirectories, written against package functions/sdk; the modules in
-// wasm/ are built from them by `go generate ./functions` and committed, and
-// TestEmbeddedModulesUpToDate fails when they are stale.
+// json) that a fresh gateway deploys, of the test functions (spin, crash,
+// trap) that exercise timeouts and failures, and of the workload suite of
+// the Lumos paper (Suite, with Workloads describing how to drive and check
+// each) plus two of its functions written in C (CFunctions). The sources
+// live in the subdirectories, written against package functions/sdk (the C
+// ones in c/); the modules in wasm/ are built from them by `go generate
+// ./functions` and committed, and TestEmbeddedModulesUpToDate fails when
+// they are stale.
 package functions
 
 //go:generate go run ./internal/build
@@ -56,8 +59,39 @@ func TestFunctions() []Bundled {
 	}
 }
 
+// Suite returns the workload suite of the Lumos paper, plus JSON
+// serialization (SeBS) and gzip compression (FunctionBench), in a new
+// slice. Each is one Go source built for both the wasm and the container
+// runtime; Workloads describes their inputs and checks their answers.
+func Suite() []Bundled {
+	return []Bundled{
+		{Name: "hello", ABI: invoker.ABILoop, Description: `answers "Hello, world!" (noop)`},
+		{Name: "fib", ABI: invoker.ABILoop, Description: `naive recursive Fibonacci of {"number": n} (CPU-bound)`},
+		{Name: "prime", ABI: invoker.ABILoop, Description: `counts the primes up to {"limit": n} with a sieve (CPU and memory)`},
+		{Name: "nbody", ABI: invoker.ABILoop, Description: `the Benchmarks Game n-body simulation for {"n": steps} (floating point)`},
+		{Name: "mandelbrot", ABI: invoker.ABILoop, Description: `the Benchmarks Game Mandelbrot set as a PBM bitmap of {"image_size": n}`},
+		{Name: "audio", ABI: invoker.ABILoop, Description: `a 440 Hz sine wave as a 16-bit WAV of {"audio_size": KB}`},
+		{Name: "thumbnail", ABI: invoker.ABILoop, Description: `scales a JPEG or PNG body (or a bundled 720x480 image) by scale_factor into a JPEG`},
+		{Name: "fuzzy", ABI: invoker.ABILoop, Description: `the words of a text nearest to search_term by Levenshtein distance`},
+		{Name: "langdetect", ABI: invoker.ABILoop, Description: `names the language of {"input_text"} from character trigrams (7 languages)`},
+		{Name: "aes", ABI: invoker.ABILoop, Description: `AES-256-GCM encrypt or decrypt of {"key", "message", "op"}`},
+		{Name: "json", ABI: invoker.ABILoop, Description: "decodes a JSON body, uppercases its strings, sorts keys, counts values (serialization)"},
+		{Name: "gzip", ABI: invoker.ABILoop, Description: "gzips the body, or ?size=N bytes of generated text (compression)"},
+	}
+}
+
+// CFunctions returns the suite functions also written in C (c/<name>.c,
+// built with clang and wasi-libc), in a new slice. They speak the cgi ABI
+// only and answer exactly like the Go function of the name without "c-".
+func CFunctions() []Bundled {
+	return []Bundled{
+		{Name: "c-fib", ABI: invoker.ABICGI, Description: "fib in C (clang, wasi-libc): the same answers as fib"},
+		{Name: "c-prime", ABI: invoker.ABICGI, Description: "prime in C (clang, wasi-libc): the same answers as prime"},
+	}
+}
+
 // Wasm returns a copy of the embedded module of the bundled function name
-// (from List or TestFunctions).
+// (from List, TestFunctions, Suite or CFunctions).
 func Wasm(name string) ([]byte, error) {
 	if !bundled(name) {
 		return nil, fmt.Errorf("%w: %q", ErrNotBundled, name)
@@ -70,7 +104,7 @@ func Wasm(name string) ([]byte, error) {
 }
 
 func bundled(name string) bool {
-	for _, l := range [][]Bundled{List(), TestFunctions()} {
+	for _, l := range [][]Bundled{List(), TestFunctions(), Suite(), CFunctions()} {
 		for _, b := range l {
 			if b.Name == name {
 				return true

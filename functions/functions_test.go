@@ -13,8 +13,20 @@ import (
 	"github.com/lumos-edge/lumos/functions/internal/wasmbuild"
 )
 
+// allBundled returns every bundled function once, in the build's order:
+// the defaults, the test functions, the rest of the suite, the C ones.
 func allBundled() []functions.Bundled {
-	return append(functions.List(), functions.TestFunctions()...)
+	var all []functions.Bundled
+	seen := map[string]bool{}
+	for _, l := range [][]functions.Bundled{functions.List(), functions.TestFunctions(), functions.Suite(), functions.CFunctions()} {
+		for _, b := range l {
+			if !seen[b.Name] {
+				seen[b.Name] = true
+				all = append(all, b)
+			}
+		}
+	}
+	return all
 }
 
 func TestCatalogue(t *testing.T) {
@@ -32,8 +44,8 @@ func TestCatalogue(t *testing.T) {
 			t.Errorf("%s: not a WebAssembly 1.0 module", b.Name)
 		}
 	}
-	if !slices.Equal(names, wasmbuild.Names()) {
-		t.Fatalf("catalogue %v, build list %v", names, wasmbuild.Names())
+	if built := append(wasmbuild.Names(), wasmbuild.CNames()...); !slices.Equal(names, built) {
+		t.Fatalf("catalogue %v, build list %v", names, built)
 	}
 	for _, bad := range []string{"", "nope", "../functions", "hello.wasm", "wasm/hello"} {
 		if _, err := functions.Wasm(bad); !errors.Is(err, functions.ErrNotBundled) {
@@ -84,6 +96,39 @@ func TestEmbeddedModulesUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range wasmbuild.Names() {
+		built, err := readFile(dir, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		embedded, err := functions.Wasm(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(built, embedded) {
+			t.Errorf("%s.wasm is stale (%d bytes built, %d embedded): run go generate ./functions", name, len(built), len(embedded))
+		}
+	}
+
+	// The C modules, when clang and wasi-libc are here; CI must have them.
+	ok, why := wasmbuild.CAvailable()
+	if !ok {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true: cannot check %v: %s (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)", wasmbuild.CNames(), why)
+		}
+		t.Logf("not checking %v: %s", wasmbuild.CNames(), why)
+		return
+	}
+	for _, name := range wasmbuild.CNames() {
+		for _, src := range []string{wasmbuild.CSource(name), "c/cgi.h"} {
+			if _, err := os.ReadFile(src); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := wasmbuild.BuildC(context.Background(), ".", dir, wasmbuild.CNames()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range wasmbuild.CNames() {
 		built, err := readFile(dir, name)
 		if err != nil {
 			t.Fatal(err)

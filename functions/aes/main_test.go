@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -112,3 +113,5 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "aes", handle) }

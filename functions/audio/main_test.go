@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -113,3 +114,5 @@ func checkWAV(t *testing.T, b []byte, samples int, freq float64) {
 		t.Errorf("first sample %d, want 0", s)
 	}
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "audio", handle) }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -68,3 +69,5 @@ func TestFibValues(t *testing.T) {
 		t.Errorf("fib(30) = %d, want 832040", got)
 	}
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "fib", handle) }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -92,3 +93,5 @@ func TestGenerated(t *testing.T) {
 		t.Fatalf("got %+v", out)
 	}
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "fuzzy", handle) }

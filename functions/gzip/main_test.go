@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -83,3 +84,5 @@ func TestGenerateCompressesLikeText(t *testing.T) {
 		t.Fatalf("ratio %.2f, want text-like (2 to 6)", r)
 	}
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "gzip", handle) }

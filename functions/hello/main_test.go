@@ -3,6 +3,7 @@ package main
 import (
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -29,3 +30,5 @@ func TestHello(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "hello", handle) }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -49,3 +50,5 @@ func TestJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "json", handle) }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -117,4 +118,12 @@ func TestCount(t *testing.T) {
 			t.Fatalf("count[%q] = %d, want %d", string(k[:]), got[k], v)
 		}
 	}
+}
+
+func TestWorkload(t *testing.T) {
+	d, err := newDetector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	suitetest.Check(t, "langdetect", d.handle)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -67,3 +68,5 @@ func TestMandelbrotLarge(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "mandelbrot", handle) }

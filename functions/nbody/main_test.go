@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -55,3 +56,5 @@ func TestNBody(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "nbody", handle) }

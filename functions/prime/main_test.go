@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -88,3 +89,5 @@ func isPrime(n int) bool {
 	}
 	return true
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "prime", handle) }

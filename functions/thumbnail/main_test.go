@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lumos-edge/lumos/functions/internal/suitetest"
 	"github.com/lumos-edge/lumos/functions/sdk"
 	"github.com/lumos-edge/lumos/functions/sdk/sdktest"
 )
@@ -108,3 +109,5 @@ func TestDefaultImage(t *testing.T) {
 		t.Errorf("sky pixel r=%d b=%d", r>>8, b>>8)
 	}
 }
+
+func TestWorkload(t *testing.T) { suitetest.Check(t, "thumbnail", handle) }

@@ -28,12 +28,22 @@ func run() error {
 	if err := wasmbuild.Build(context.Background(), ".", out, names); err != nil {
 		return err
 	}
+	// The C modules need clang and wasi-libc; without them the committed
+	// ones stay.
+	if ok, why := wasmbuild.CAvailable(); ok {
+		if err := wasmbuild.BuildC(context.Background(), ".", out, wasmbuild.CNames()); err != nil {
+			return err
+		}
+		names = append(names, wasmbuild.CNames()...)
+	} else {
+		fmt.Fprintf(os.Stderr, "not rebuilding %v: %s\n", wasmbuild.CNames(), why)
+	}
 	for _, n := range names {
 		fi, err := os.Stat(filepath.Join(out, n+".wasm"))
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%-8s %9d bytes\n", n, fi.Size())
+		fmt.Printf("%-10s %9d bytes\n", n, fi.Size())
 	}
 	return nil
 }

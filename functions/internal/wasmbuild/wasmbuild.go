@@ -12,10 +12,74 @@ import (
 	"strings"
 )
 
+// CNames returns the functions written in C: c-NAME is built from
+// c/NAME.c into c-NAME.wasm.
+func CNames() []string { return []string{"c-fib", "c-prime"} }
+
+// CSource returns the source file of the C function name, relative to the
+// functions directory.
+func CSource(name string) string {
+	return filepath.Join("c", strings.TrimPrefix(name, "c-")+".c")
+}
+
+// Clang is the C compiler; Debian's clang with wasi-libc
+// (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32).
+const Clang = "clang"
+
+// wasiLibc is where Debian's wasi-libc package puts the C library.
+const wasiLibc = "/usr/lib/wasm32-wasi/libc.a"
+
+// CArgs returns clang's arguments for building src into out: wasm32-wasi
+// against the Debian sysroot, -O2, debug sections stripped (clang's output
+// then depends only on the source and the toolchain) and the name section
+// kept, as for the Go modules.
+func CArgs(src, out string) []string {
+	return []string{"--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Werror", "-Wl,--strip-debug", "-o", out, src}
+}
+
+// CAvailable reports whether clang and wasi-libc are installed, and if
+// not, what is missing.
+func CAvailable() (bool, string) {
+	if _, err := exec.LookPath(Clang); err != nil {
+		return false, "clang is not on PATH"
+	}
+	if _, err := os.Stat(wasiLibc); err != nil {
+		return false, "wasi-libc is not installed (" + wasiLibc + ")"
+	}
+	return true, ""
+}
+
+// BuildC builds the named C functions found under functionsDir into
+// outDir/<name>.wasm with clang.
+func BuildC(ctx context.Context, functionsDir, outDir string, names []string) error {
+	for _, n := range names {
+		out, err := filepath.Abs(filepath.Join(outDir, n+".wasm"))
+		if err != nil {
+			return fmt.Errorf("wasmbuild: %w", err)
+		}
+		tmp := out + ".tmp"
+		cmd := exec.CommandContext(ctx, Clang, CArgs(CSource(n), tmp)...)
+		cmd.Dir = functionsDir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("wasmbuild: clang %s: %w\n%s", strings.Join(cmd.Args[1:], " "), err, b)
+		}
+		if err := os.Chmod(tmp, 0o644); err != nil {
+			return fmt.Errorf("wasmbuild: %w", err)
+		}
+		if err := os.Rename(tmp, out); err != nil {
+			return fmt.Errorf("wasmbuild: %w", err)
+		}
+	}
+	return nil
+}
+
 // Names returns the function directories (under the functions package) that
-// are built into modules: the defaults, then the test functions.
+// are built into modules: the defaults, the test functions, then the rest
+// of the workload suite.
 func Names() []string {
-	return []string{"hello", "echo", "fib", "json", "spin", "crash", "trap"}
+	return []string{"hello", "echo", "fib", "json", "spin", "crash", "trap",
+		"prime", "nbody", "mandelbrot", "audio", "thumbnail", "fuzzy", "langdetect", "aes", "gzip"}
 }
 
 // Args returns the go command's arguments for building names, relative to
