@@ -44,6 +44,9 @@ func (o buildOptions) wasm() bool {
 // runtimes, a GOOS=wasip1 module built the way `go generate ./functions`
 // builds the bundled ones (functions/internal/wasmbuild: -trimpath,
 // -buildvcs=false, the name section kept). The go command must be on PATH.
+//
+// A C source file, or a directory holding .c files and no .go files, is
+// built by buildC instead.
 func buildFunction(ctx context.Context, dir string, o buildOptions) ([]byte, error) {
 	if o.runtime != runtimeContainer && !o.wasm() {
 		return nil, fmt.Errorf("--runtime %q: want %s, %s or %s", o.runtime, runtimeContainer, runtimeWasmAOT, runtimeWasmInterp)
@@ -52,8 +55,13 @@ func buildFunction(ctx context.Context, dir string, o buildOptions) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", dir, err)
 	}
+	if srcs, err := cSources(dir, fi); err != nil {
+		return nil, err
+	} else if len(srcs) > 0 {
+		return buildC(ctx, srcs, o)
+	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("build %s: not a directory (give the directory of a Go main package)", dir)
+		return nil, fmt.Errorf("build %s: not a directory (give the directory of a Go main package, or a .c file)", dir)
 	}
 	env := append(os.Environ(), "CGO_ENABLED=0", "GOWASM=", "GOEXPERIMENT=")
 	if o.wasm() {
@@ -112,23 +120,62 @@ func buildFunction(ctx context.Context, dir string, o buildOptions) ([]byte, err
 
 func newBuildCmd() *cobra.Command {
 	var (
-		o      buildOptions
-		output string
+		o            buildOptions
+		output       string
+		suite        bool
+		functionsDir string
 	)
 	cmd := &cobra.Command{
-		Use:   "build DIR [-o FILE]",
+		Use:   "build DIR|FILE.c [-o FILE] | build --suite [NAME...] [-o DIR]",
 		Short: "Build a function's Go source into a container image tarball or a Wasm module",
 		Long: `Build compiles the Go main package in DIR (a handler served by functions/sdk) into
 the artifact of a runtime: for container (the default), a static Linux binary
 packaged as a docker-archive image tarball (entrypoint /fn, user 65534, nothing
 else in it); for wasm-aot and wasm-interp, a GOOS=wasip1 module. Upload the result
 with 'lumos deploy --wasm' (modules), POST /system/artifacts, or import it into
-containerd; 'lumos deploy NAME --build DIR' does all of it in one step.`,
+containerd; 'lumos deploy NAME --build DIR' does all of it in one step.
+
+A C source file (or a directory of .c files and no .go file) speaking the cgi
+ABI, like functions/c/fib.c, builds with clang and wasi-libc for the wasm
+runtimes and with gcc -static for container.
+
+With --suite, build builds the workload suite (functions.Suite and the C
+functions; NAME arguments pick some) for every target from the sources under
+--functions, writes NAME.wasm, NAME.tar, aot/NAME/ (wazero's compilation
+cache) and sizes.json into the -o directory, and prints a table of artifact
+sizes: the Wasm module, the AoT-compiled artifact, and the container image
+as a docker-archive tarball, its compressed layers and its unpacked layers.`,
 		Example: `  lumos build ./myfunc -o myfunc.tar
   lumos build ./myfunc --tag registry.local/myfunc:v1 -o myfunc.tar && ctr -n lumos images import myfunc.tar
-  lumos build ./myfunc --runtime wasm-aot -o myfunc.wasm`,
-		Args: cobra.ExactArgs(1),
+  lumos build ./myfunc --runtime wasm-aot -o myfunc.wasm
+  lumos build functions/c/fib.c --runtime wasm-aot -o c-fib.wasm
+  lumos build --suite -o suite-build
+  lumos build --suite hello fib c-fib`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if suite {
+				return nil
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if suite {
+				fns, err := suiteFunctions(functionsDir, args)
+				if err != nil {
+					return err
+				}
+				if output == "" {
+					output = "suite-build"
+				}
+				sizes, err := buildSuite(cmd.Context(), fns, output, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				if err := printSizes(cmd.OutOrStdout(), sizes); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "artifacts and sizes.json in %s\n", output)
+				return nil
+			}
 			art, err := buildFunction(cmd.Context(), args[0], o)
 			if err != nil {
 				return err
@@ -144,7 +191,9 @@ containerd; 'lumos deploy NAME --build DIR' does all of it in one step.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&output, "output", "o", "", "file to write (default DIRNAME.tar, or DIRNAME.wasm for the wasm runtimes)")
+	fl.StringVarP(&output, "output", "o", "", "file to write (default DIRNAME.tar, or DIRNAME.wasm for the wasm runtimes); with --suite, the directory (default suite-build)")
+	fl.BoolVar(&suite, "suite", false, "build the workload suite (or the NAMEs given) for every target and print the artifact sizes")
+	fl.StringVar(&functionsDir, "functions", "functions", "with --suite: the functions directory of the Lumos repository")
 	fl.StringVar(&o.runtime, "runtime", runtimeContainer, "runtime to build for: container, wasm-aot or wasm-interp")
 	fl.StringVar(&o.arch, "arch", "", "GOARCH of a container image (default: this machine's)")
 	fl.StringVar(&o.tag, "tag", "", "image name inside a container tarball, used by 'ctr images import' (default "+container.DefaultImageTag+")")
@@ -157,6 +206,7 @@ func defaultBuildOutput(dir string, o buildOptions) string {
 	if abs, err := filepath.Abs(dir); err == nil {
 		base = filepath.Base(abs)
 	}
+	base = strings.TrimSuffix(base, ".c")
 	if o.wasm() {
 		return base + ".wasm"
 	}
