@@ -116,3 +116,23 @@ func checkWAV(t *testing.T, b []byte, samples int, freq float64) {
 }
 
 func TestWorkload(t *testing.T) { suitetest.Check(t, "audio", handle) }
+
+// FuzzHandle feeds arbitrary queries and bodies: every answer is a 200 or
+// a 400, never a panic (a 500).
+func FuzzHandle(f *testing.F) {
+	for _, s := range []struct {
+		query string
+		body  []byte
+	}{{"", []byte(`{"audio_size": 1}`)}, {"audio_size=2&frequency=1000", nil}, {"", []byte(`{"audio_size": 1, "frequency": "x"}`)}} {
+		f.Add(s.query, s.body)
+	}
+	f.Fuzz(func(t *testing.T, query string, body []byte) {
+		res, err := sdktest.Loop(handle, &sdk.Request{Method: "POST", Path: "/", Query: query, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := res.Responses[0].Status; st != 200 && st != 400 {
+			t.Fatalf("status %d %q", st, res.Responses[0].Body)
+		}
+	})
+}

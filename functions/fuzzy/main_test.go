@@ -95,3 +95,23 @@ func TestGenerated(t *testing.T) {
 }
 
 func TestWorkload(t *testing.T) { suitetest.Check(t, "fuzzy", handle) }
+
+// FuzzHandle feeds arbitrary queries and bodies: every answer is a 200 or
+// a 400, never a panic (a 500).
+func FuzzHandle(f *testing.F) {
+	for _, s := range []struct {
+		query string
+		body  []byte
+	}{{"search_term=kitten", []byte("a kitten sat")}, {"", []byte(`{"search_term":"x","text":"y"}`)}, {"", []byte(`{"search_term":"x","size":100}`)}} {
+		f.Add(s.query, s.body)
+	}
+	f.Fuzz(func(t *testing.T, query string, body []byte) {
+		res, err := sdktest.Loop(handle, &sdk.Request{Method: "POST", Path: "/", Query: query, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := res.Responses[0].Status; st != 200 && st != 400 {
+			t.Fatalf("status %d %q", st, res.Responses[0].Body)
+		}
+	})
+}

@@ -86,3 +86,23 @@ func TestGenerateCompressesLikeText(t *testing.T) {
 }
 
 func TestWorkload(t *testing.T) { suitetest.Check(t, "gzip", handle) }
+
+// FuzzHandle feeds arbitrary queries and bodies: every answer is a 200 or
+// a 400, never a panic (a 500).
+func FuzzHandle(f *testing.F) {
+	for _, s := range []struct {
+		query string
+		body  []byte
+	}{{"", []byte("text")}, {"size=10", nil}, {"", []byte(`{"size": 3}`)}} {
+		f.Add(s.query, s.body)
+	}
+	f.Fuzz(func(t *testing.T, query string, body []byte) {
+		res, err := sdktest.Loop(handle, &sdk.Request{Method: "POST", Path: "/", Query: query, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := res.Responses[0].Status; st != 200 && st != 400 {
+			t.Fatalf("status %d %q", st, res.Responses[0].Body)
+		}
+	})
+}

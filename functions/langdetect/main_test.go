@@ -127,3 +127,27 @@ func TestWorkload(t *testing.T) {
 	}
 	suitetest.Check(t, "langdetect", d.handle)
 }
+
+// FuzzHandle feeds arbitrary queries and bodies: every answer is a 200 or
+// a 400, never a panic (a 500).
+func FuzzHandle(f *testing.F) {
+	d, err := newDetector()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []struct {
+		query string
+		body  []byte
+	}{{"", []byte(`{"input_text": "der die das"}`)}, {"input_text=hello", nil}, {"", []byte(`{"input_text": "1 2 3"}`)}} {
+		f.Add(s.query, s.body)
+	}
+	f.Fuzz(func(t *testing.T, query string, body []byte) {
+		res, err := sdktest.Loop(d.handle, &sdk.Request{Method: "POST", Path: "/", Query: query, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := res.Responses[0].Status; st != 200 && st != 400 {
+			t.Fatalf("status %d %q", st, res.Responses[0].Body)
+		}
+	})
+}

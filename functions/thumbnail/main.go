@@ -6,7 +6,8 @@
 // empty, the bundled 720x480 test image (image.jpg, drawn by ./gen). The
 // output is round(w*f) x round(h*f), at least 1x1. It answers 400 when
 // scale_factor is missing or not a number in (0, 4], the image cannot be
-// decoded, or the output would exceed 8192 pixels on a side.
+// decoded, or the input or the output would exceed 16 million pixels (64 MB
+// of RGBA each: a Wasm instance's default memory limit is 128 MB).
 //
 //go:generate go run ./gen image.jpg
 package main
@@ -35,11 +36,9 @@ var testImage []byte
 // Limits of the input and output.
 const (
 	maxScale = 4
-	// maxSide bounds each side of the output.
-	maxSide = 8192
-	// maxInputPixels bounds the decoded input (4 bytes each).
-	maxInputPixels = 40_000_000
-	quality        = 85
+	// maxPixels bounds the decoded input and the output (4 bytes each).
+	maxPixels = 16_000_000
+	quality   = 85
 )
 
 func main() { sdk.Serve(handle) }
@@ -53,12 +52,12 @@ func handle(r *sdk.Request) (*sdk.Response, error) {
 	if err != nil {
 		return nil, sdk.Errorf(400, "body is not a JPEG or PNG image: %v", err)
 	}
-	if cfg.Width*cfg.Height > maxInputPixels {
-		return nil, sdk.Errorf(400, "image of %dx%d pixels is larger than %d pixels", cfg.Width, cfg.Height, maxInputPixels)
+	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return nil, sdk.Errorf(400, "image of %dx%d pixels is larger than %d pixels", cfg.Width, cfg.Height, maxPixels)
 	}
 	w, h := side(cfg.Width, scale), side(cfg.Height, scale)
-	if w > maxSide || h > maxSide {
-		return nil, sdk.Errorf(400, "output of %dx%d pixels exceeds %d on a side", w, h, maxSide)
+	if int64(w)*int64(h) > maxPixels {
+		return nil, sdk.Errorf(400, "output of %dx%d pixels is larger than %d pixels", w, h, maxPixels)
 	}
 	img, _, err := image.Decode(bytes.NewReader(src))
 	if err != nil {

@@ -49,6 +49,7 @@ func TestThumbnail(t *testing.T) {
 		{"too big", sdk.Request{Method: "GET", Path: "/", Query: "scale_factor=5"}, 400, 0, 0, "not a number in (0, 4]"},
 		{"not a number", sdk.Request{Method: "GET", Path: "/", Query: "scale_factor=half"}, 400, 0, 0, "not a number"},
 		{"text body", sdk.Request{Method: "POST", Path: "/", Query: "scale_factor=0.5", Body: []byte("hello")}, 400, 0, 0, "neither a JPEG or PNG image nor JSON"},
+		{"output too large", sdk.Request{Method: "POST", Path: "/", Query: "scale_factor=4", Body: encodePNG(t, 1200, 1000, color.White)}, 400, 0, 0, "output of 4800x4000 pixels is larger than 16000000"},
 		{"truncated jpeg", sdk.Request{Method: "POST", Path: "/", Query: "scale_factor=0.5", Body: testImage[:200]}, 400, 0, 0, "not a JPEG or PNG image"},
 	}
 	for _, tc := range tests {
@@ -111,3 +112,21 @@ func TestDefaultImage(t *testing.T) {
 }
 
 func TestWorkload(t *testing.T) { suitetest.Check(t, "thumbnail", handle) }
+
+// FuzzHandle feeds arbitrary bodies and queries: every answer is a 200 or a
+// 400, never a panic (a 500).
+func FuzzHandle(f *testing.F) {
+	f.Add("scale_factor=0.5", []byte(nil))
+	f.Add("scale_factor=0.1", testImage[:1000])
+	f.Add("", []byte(`{"scale_factor": 0.05}`))
+	f.Add("scale_factor=1", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x10\x00\x00\x00\x10\x00\x08\x02\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, query string, body []byte) {
+		res, err := sdktest.Loop(handle, &sdk.Request{Method: "POST", Path: "/", Query: query, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := res.Responses[0].Status; st != 200 && st != 400 {
+			t.Fatalf("status %d %q", st, res.Responses[0].Body)
+		}
+	})
+}
