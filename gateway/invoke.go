@@ -43,26 +43,23 @@ var invocationPool = sync.Pool{New: func() any { return new(invoker.Invocation) 
 // JSON on success, one copy of the request, a lock-free function lookup.
 func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 	begin := time.Now()
-	var v *version
-	inFlight := 0
-	for range maxLookups {
-		if v = g.lookup(name); v == nil {
-			break
-		}
-		if inFlight = v.enter(); inFlight > 0 {
-			break
-		}
-		v = nil // retired between lookup and enter: the table has its successor
-	}
+	v, inFlight := g.enterCurrent(name)
 	if v == nil {
 		err := fmt.Errorf("%w: function %q", ErrNotFound, name)
-		if g.closed.Load() {
+		switch perr := g.pendingError(string(name)); {
+		case g.closed.Load():
 			err = ErrClosed
-		} else if perr := g.pendingError(string(name)); perr != nil {
+		case perr != nil:
 			err = perr
+		default:
+			// A restore installs its version before it drops the pending
+			// entry: it may have done both since the lookup.
+			v, inFlight = g.enterCurrent(name)
 		}
-		writeError(rc, err)
-		return
+		if v == nil {
+			writeError(rc, err)
+			return
+		}
 	}
 	defer g.leave(v)
 	v.calls.Add(1)
@@ -116,6 +113,22 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 	if !g.cfg.Recorder.Record(inv) {
 		invocationPool.Put(inv)
 	}
+}
+
+// enterCurrent counts an invocation into name's current version and returns
+// it with the invocations in flight; nil if name has no version.
+func (g *Gateway) enterCurrent(name []byte) (*version, int) {
+	for range maxLookups {
+		v := g.lookup(name)
+		if v == nil {
+			return nil, 0
+		}
+		if n := v.enter(); n > 0 {
+			return v, n
+		}
+		// retired between lookup and enter: the table has its successor
+	}
+	return nil, 0
 }
 
 // begin hands the invocation to Recorder.Begin and sets the trace context it
