@@ -190,9 +190,10 @@ func decodeBody(rc *fasthttp.RequestCtx, dst any) error {
 	return nil
 }
 
-func (v *version) status() FunctionStatus {
+// status describes v; tuned says whether the gateway runs a keep-alive planner.
+func (v *version) status(tuned bool) FunctionStatus {
 	d := v.dep
-	lumos := &LumosStatus{Runtime: v.set.runtime, Adaptive: v.set.adaptive && !v.pinned.Load(),
+	lumos := &LumosStatus{Runtime: v.set.runtime, Adaptive: tuned && v.set.adaptive && !v.pinned.Load(),
 		Runtimes: make([]RuntimeStatus, 0, len(v.variants)), Skipped: v.skipped}
 	var replicas, available uint64
 	for _, vr := range v.variants {
@@ -220,7 +221,7 @@ func (g *Gateway) listFunctions(rc *fasthttp.RequestCtx) error {
 	table := *g.table.Load()
 	out := make([]FunctionStatus, 0, len(table))
 	for _, v := range table {
-		out = append(out, v.status())
+		out = append(out, v.status(g.cfg.KeepAlive != nil))
 	}
 	for _, st := range g.pendingStatuses() {
 		if table[st.Name] == nil { // a version being installed supersedes it
@@ -239,7 +240,7 @@ func (g *Gateway) getFunction(rc *fasthttp.RequestCtx, name string) error {
 		}
 		return fmt.Errorf("%w: function %q", ErrNotFound, name)
 	}
-	return writeJSON(rc, http.StatusOK, v.status())
+	return writeJSON(rc, http.StatusOK, v.status(g.cfg.KeepAlive != nil))
 }
 
 // deployHTTP serves POST (create, 409 if present) and PUT (update, 404 if
@@ -257,7 +258,7 @@ func (g *Gateway) deployHTTP(rc *fasthttp.RequestCtx, update bool) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(rc, http.StatusAccepted, v.status())
+	return writeJSON(rc, http.StatusAccepted, v.status(g.cfg.KeepAlive != nil))
 }
 
 func (g *Gateway) deleteHTTP(rc *fasthttp.RequestCtx) error {

@@ -175,7 +175,8 @@ func TestKeepAliveTunerStopsAtClose(t *testing.T) {
 	}
 }
 
-// TestKeepAliveOff: without a KeepAlive no tuner runs and Close still works.
+// TestKeepAliveOff: without a KeepAlive no tuner runs, no function is shown
+// adaptive, and Close still works.
 func TestKeepAliveOff(t *testing.T) {
 	h := newHarness(t)
 	select {
@@ -184,7 +185,7 @@ func TestKeepAliveOff(t *testing.T) {
 		t.Fatal("tuner running without a KeepAlive")
 	}
 	h.deploy("f", "v1", nil, nil)
-	if st := h.status("f"); !st.Lumos.Adaptive || st.Lumos.Runtimes[0].IdleTimeout != "5m0s" {
+	if st := h.status("f"); st.Lumos.Adaptive || st.Lumos.Runtimes[0].IdleTimeout != "5m0s" {
 		t.Errorf("status %+v", st.Lumos)
 	}
 }
