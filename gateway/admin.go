@@ -37,6 +37,38 @@ type FunctionStatus struct {
 	// retried in the background (invocations answer 503 meanwhile). A
 	// Lumos field, not OpenFaaS's.
 	Pending string `json:"pending,omitempty"`
+	// Lumos describes how Lumos serves the function: its runtimes and the
+	// effective keep-alive of each; nil while pending. A Lumos field.
+	Lumos *LumosStatus `json:"lumos,omitempty"`
+}
+
+// LumosStatus is the Lumos part of a FunctionStatus.
+type LumosStatus struct {
+	// Runtime is as deployed: a runtime name, or RuntimeAuto.
+	Runtime string `json:"runtime"`
+	// Adaptive is true when Config.KeepAlive plans the idle timeout and
+	// prewarm count of the function's pools: its deployment sets neither
+	// and no scale request pinned its replicas.
+	Adaptive bool `json:"adaptive"`
+	// Runtimes has one entry per runtime the function is loaded on: one,
+	// or for runtime auto each candidate that loaded it, in the order the
+	// Chooser sees them.
+	Runtimes []RuntimeStatus `json:"runtimes"`
+	// Skipped lists the candidates of runtime auto that did not load it.
+	Skipped []SkippedRuntime `json:"skipped,omitempty"`
+}
+
+// RuntimeStatus is the pool of a function on one runtime.
+type RuntimeStatus struct {
+	Runtime string `json:"runtime"`
+	// IdleTimeout is the effective idle timeout (Go duration).
+	IdleTimeout string `json:"idleTimeout"`
+	// MinWarm is the effective prewarm count.
+	MinWarm int `json:"minWarm"`
+	// MaxInstances caps the pool.
+	MaxInstances int `json:"maxInstances"`
+	// Instances counts starting, idle and busy instances now.
+	Instances int `json:"instances"`
 }
 
 // ScaleServiceRequest is OpenFaaS's scale request.
@@ -119,6 +151,8 @@ func (g *Gateway) admin(rc *fasthttp.RequestCtx, route string) {
 			Provider: ProviderInfo{Name: "lumos", Orchestration: "lumos", Version: v},
 			Version:  v, Arch: runtime.GOARCH,
 		})
+	case isModelRoute(route):
+		err = g.modelHTTP(rc, route)
 	case route == "artifacts":
 		switch method {
 		case http.MethodGet:
@@ -156,18 +190,30 @@ func decodeBody(rc *fasthttp.RequestCtx, dst any) error {
 	return nil
 }
 
-func (v *version) status() FunctionStatus {
-	d, st := v.dep, v.pool.Stats()
-	live := uint64(st.Idle + st.Busy + st.Starting)
+// status describes v; tuned says whether the gateway runs a keep-alive planner.
+func (v *version) status(tuned bool) FunctionStatus {
+	d := v.dep
+	lumos := &LumosStatus{Runtime: v.set.runtime, Adaptive: tuned && v.set.adaptive && !v.pinned.Load(),
+		Runtimes: make([]RuntimeStatus, 0, len(v.variants)), Skipped: v.skipped}
+	var replicas, available uint64
+	for _, vr := range v.variants {
+		st, cfg := vr.pool.Stats(), vr.pool.Config()
+		live := st.Idle + st.Busy + st.Starting
+		replicas += uint64(max(cfg.MinWarm, live))
+		available += uint64(st.Idle + st.Busy)
+		lumos.Runtimes = append(lumos.Runtimes, RuntimeStatus{Runtime: vr.runtime, IdleTimeout: cfg.IdleTimeout.String(),
+			MinWarm: cfg.MinWarm, MaxInstances: cfg.MaxInstances, Instances: live})
+	}
 	return FunctionStatus{
 		Name: d.Service, Image: d.Image, Namespace: d.Namespace, EnvProcess: d.EnvProcess,
 		EnvVars: d.EnvVars, Constraints: d.Constraints, Secrets: d.Secrets, Labels: d.Labels,
 		Annotations: d.Annotations, Limits: d.Limits, Requests: d.Requests,
 		ReadOnlyRootFilesystem: d.ReadOnlyRootFilesystem,
 		InvocationCount:        float64(v.calls.Load()),
-		Replicas:               max(uint64(v.pool.Config().MinWarm), live),
-		AvailableReplicas:      uint64(st.Idle + st.Busy),
+		Replicas:               replicas,
+		AvailableReplicas:      available,
 		CreatedAt:              v.createdAt,
+		Lumos:                  lumos,
 	}
 }
 
@@ -175,7 +221,7 @@ func (g *Gateway) listFunctions(rc *fasthttp.RequestCtx) error {
 	table := *g.table.Load()
 	out := make([]FunctionStatus, 0, len(table))
 	for _, v := range table {
-		out = append(out, v.status())
+		out = append(out, v.status(g.cfg.KeepAlive != nil))
 	}
 	for _, st := range g.pendingStatuses() {
 		if table[st.Name] == nil { // a version being installed supersedes it
@@ -194,7 +240,7 @@ func (g *Gateway) getFunction(rc *fasthttp.RequestCtx, name string) error {
 		}
 		return fmt.Errorf("%w: function %q", ErrNotFound, name)
 	}
-	return writeJSON(rc, http.StatusOK, v.status())
+	return writeJSON(rc, http.StatusOK, v.status(g.cfg.KeepAlive != nil))
 }
 
 // deployHTTP serves POST (create, 409 if present) and PUT (update, 404 if
@@ -212,7 +258,7 @@ func (g *Gateway) deployHTTP(rc *fasthttp.RequestCtx, update bool) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(rc, http.StatusAccepted, v.status())
+	return writeJSON(rc, http.StatusAccepted, v.status(g.cfg.KeepAlive != nil))
 }
 
 func (g *Gateway) deleteHTTP(rc *fasthttp.RequestCtx) error {

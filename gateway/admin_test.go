@@ -333,19 +333,19 @@ func TestScale(t *testing.T) {
 		t.Errorf("replicas after scale 2 = %d", st.Replicas)
 	}
 	v := h.g.current("s")
-	if v.pool.Config().MinWarm != 2 {
-		t.Errorf("MinWarm = %d", v.pool.Config().MinWarm)
+	if v.variants[0].pool.Config().MinWarm != 2 {
+		t.Errorf("MinWarm = %d", v.variants[0].pool.Config().MinWarm)
 	}
 	// Above the maximum: clamped.
 	h.admin(http.MethodPost, "/system/scale-function/s", ScaleServiceRequest{Replicas: 10})
-	if got := h.g.current("s").pool.Config().MinWarm; got != 3 {
+	if got := h.g.current("s").variants[0].pool.Config().MinWarm; got != 3 {
 		t.Errorf("MinWarm after scale 10 = %d, want 3", got)
 	}
 	// Scale to zero: a fresh pool with no instance, and the function still serves.
 	if r := h.admin(http.MethodPost, "/system/scale-function/s", ScaleServiceRequest{Replicas: 0}); r.status != http.StatusAccepted {
 		t.Fatalf("scale 0: %d %s", r.status, r.body)
 	}
-	if st := h.g.current("s").pool.Stats(); st.Idle+st.Busy+st.Starting != 0 {
+	if st := h.g.current("s").variants[0].pool.Stats(); st.Idle+st.Busy+st.Starting != 0 {
 		t.Errorf("after scale 0: %+v", st)
 	}
 	if r := h.do(http.MethodGet, "/function/s", nil); r.status != 200 || r.header.Get("X-Lumos-Start") != "cold" {
@@ -370,7 +370,7 @@ func TestRestoreFromStore(t *testing.T) {
 	if r.status != http.StatusOK || r.header.Get("X-Version") != "v1" {
 		t.Fatalf("restored invoke: %d %s", r.status, r.body)
 	}
-	if got := h.g.current("keep").pool.Config().MinWarm; got != 2 {
+	if got := h.g.current("keep").variants[0].pool.Config().MinWarm; got != 2 {
 		t.Errorf("restored MinWarm = %d, want the scaled 2", got)
 	}
 	expectError(t, h.do(http.MethodGet, "/function/lost", nil), 404, codeNotFound, "lost")

@@ -45,7 +45,8 @@ type FunctionResources struct {
 
 // Annotations and labels Lumos reads from a FunctionDeployment.
 const (
-	AnnotationRuntime      = "lumos.runtime"       // runtime name; default Config.DefaultRuntime
+	AnnotationRuntime      = "lumos.runtime"       // runtime name, or RuntimeAuto; default Config.DefaultRuntime
+	AnnotationCandidates   = "lumos.candidates"    // runtime auto: the runtimes it may choose, comma-separated; default all
 	AnnotationABI          = "lumos.abi"           // cgi | loop; default loop
 	AnnotationTimeout      = "lumos.timeout"       // Go duration; default Config.DefaultTimeout
 	AnnotationQueueSize    = "lumos.queue_size"    // pool.Config.QueueSize
@@ -70,6 +71,11 @@ type settings struct {
 	args        []string
 	mounts      []invoker.Mount
 	pool        pool.Config
+	// candidates restricts runtime auto (lumos.candidates); nil: all.
+	candidates []string
+	// adaptive: the deployment sets neither idle timeout nor warm minimum,
+	// so the keep-alive tuner plans them (keepalive.go).
+	adaptive bool
 }
 
 // defaults is what settings fall back to when a deployment is silent.
@@ -195,6 +201,13 @@ func parseSettings(d FunctionDeployment, defs defaults) (settings, error) {
 	}
 	set(argsField(a, &s.args))
 	set(mountsField(a, &s.mounts))
+	cands, cerr := parseCandidates(a)
+	set(cerr)
+	s.candidates = cands
+	_, idle := a[AnnotationIdleTimeout]
+	_, zero := l[LabelScaleZeroDuration]
+	_, warm := l[LabelScaleMin]
+	s.adaptive = !idle && !zero && !warm
 	if err != nil {
 		return settings{}, err
 	}

@@ -14,21 +14,38 @@ import (
 )
 
 // version is one deployed version of a function: its prepared Function and
-// its pool. A redeploy installs a new version and retires the old one, which
-// closes once its last in-flight invocation has finished.
+// its pool on each runtime it serves on (its variants). A redeploy installs
+// a new version and retires the old one, which closes once its last
+// in-flight invocation has finished.
 type version struct {
 	name      string
 	dep       FunctionDeployment
 	set       settings
 	createdAt time.Time
-	fn        invoker.Function
-	pool      *pool.Pool[invoker.Instance]
+	// variants holds one variant for a concrete runtime, and one per
+	// candidate that loaded the function for runtime auto (auto.go).
+	variants []variant
+	// runtimes names the variants' runtimes, in their order: the
+	// candidates handed to Config.Chooser.
+	runtimes []string
+	// skipped says why candidates of runtime auto did not load; nil otherwise.
+	skipped []SkippedRuntime
 	// calls counts invocations of the function, carried across versions.
 	calls *atomic.Uint64
 	// state holds the in-flight count, plus retiredBit once retired.
 	state atomic.Int64
 	// replicas is the last scale request (nil if none); guarded by Gateway.mu.
 	replicas *int
+	// pinned is set once a scale request (or a restored one) fixed the
+	// replicas: the keep-alive tuner leaves the version's pools alone.
+	pinned atomic.Bool
+}
+
+// variant is a version loaded on one runtime, with its own pool.
+type variant struct {
+	runtime string
+	fn      invoker.Function
+	pool    *pool.Pool[invoker.Instance]
 }
 
 const retiredBit = int64(1) << 62
@@ -36,15 +53,16 @@ const retiredBit = int64(1) << 62
 // versionCloseTimeout bounds closing a retired version's pool and function.
 const versionCloseTimeout = 30 * time.Second
 
-// enter counts an invocation in; false if v is retired (look it up again).
-func (v *version) enter() bool {
+// enter counts an invocation in and returns the invocations in flight, this
+// one included; 0 if v is retired (look it up again).
+func (v *version) enter() int {
 	for {
 		s := v.state.Load()
 		if s&retiredBit != 0 {
-			return false
+			return 0
 		}
 		if v.state.CompareAndSwap(s, s+1) {
-			return true
+			return int(s + 1)
 		}
 	}
 }
@@ -70,11 +88,24 @@ func (g *Gateway) closeVersion(v *version) {
 	defer g.retiring.Done()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.base), versionCloseTimeout)
 	defer cancel()
-	if err := v.pool.Close(ctx); err != nil {
-		g.log.Warn("close pool", logKeyFunction, v.name, logKeyErr, err)
+	g.closeVariants(ctx, v.name, v.variants)
+}
+
+// closeVariants closes the pools of vs, then their functions, logging
+// failures. A variant's pool may be nil (it never got one).
+func (g *Gateway) closeVariants(ctx context.Context, name string, vs []variant) {
+	for _, vr := range vs {
+		if vr.pool == nil {
+			continue
+		}
+		if err := vr.pool.Close(ctx); err != nil {
+			g.log.Warn("close pool", logKeyFunction, name, logKeyRuntime, vr.runtime, logKeyErr, err)
+		}
 	}
-	if err := v.fn.Close(ctx); err != nil {
-		g.log.Warn("close function", logKeyFunction, v.name, logKeyErr, err)
+	for _, vr := range vs {
+		if err := vr.fn.Close(ctx); err != nil {
+			g.log.Warn("close function", logKeyFunction, name, logKeyRuntime, vr.runtime, logKeyErr, err)
+		}
 	}
 }
 
@@ -164,9 +195,9 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 	if err != nil {
 		return nil, err
 	}
-	rt, ok := g.cfg.Runtimes[set.runtime]
-	if !ok {
-		return nil, fieldError("annotations", AnnotationRuntime, set.runtime, "unknown runtime")
+	runtimes, err := g.candidates(set)
+	if err != nil {
+		return nil, err
 	}
 	spec := invoker.Spec{
 		Name:        d.Service,
@@ -195,21 +226,26 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 			set.pool.MinWarm = min(*replicas, set.pool.MaxInstances)
 		}
 	}
-	fn, err := rt.Load(ctx, spec)
+	variants, skipped, err := g.loadVariants(ctx, d.Service, set.runtime == RuntimeAuto, runtimes, spec)
 	if err != nil {
-		return nil, fmt.Errorf("load function %q with runtime %s: %w", d.Service, set.runtime, err)
+		return nil, err
 	}
-	p, err := g.newPool(d.Service, fn, set.pool)
-	if err != nil {
-		g.closeQuietly(fn, nil)
-		return nil, fmt.Errorf("%w: pool for %q: %v", ErrBadRequest, d.Service, err)
+	v := &version{name: d.Service, dep: d, set: set, createdAt: created, variants: variants, skipped: skipped,
+		calls: new(atomic.Uint64), replicas: replicas}
+	v.pinned.Store(replicas != nil)
+	for i := range variants {
+		vr := &variants[i]
+		v.runtimes = append(v.runtimes, vr.runtime)
+		if vr.pool, err = g.newPool(d.Service, vr.fn, set.pool); err != nil {
+			g.closeQuietly(d.Service, variants)
+			return nil, fmt.Errorf("%w: pool for %q: %v", ErrBadRequest, d.Service, err)
+		}
 	}
-	v := &version{name: d.Service, dep: d, set: set, createdAt: created, fn: fn, pool: p, calls: new(atomic.Uint64), replicas: replicas}
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if err := g.checkMode(d.Service, mode, rec); err != nil {
-		g.closeQuietly(fn, p)
+		g.closeQuietly(d.Service, variants)
 		return nil, err
 	}
 	old := g.current(d.Service)
@@ -218,7 +254,7 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 	}
 	if mode != modeRestore && mode != modeRetry {
 		if err := g.persist(v); err != nil {
-			g.closeQuietly(fn, p)
+			g.closeQuietly(d.Service, variants)
 			return nil, err
 		}
 	}
@@ -238,18 +274,11 @@ func (g *Gateway) newPool(name string, fn invoker.Function, cfg pool.Config) (*p
 	return pool.New(cfg, factory, g.log.With(logKeyFunction, name))
 }
 
-// closeQuietly releases a version that never served.
-func (g *Gateway) closeQuietly(fn invoker.Function, p *pool.Pool[invoker.Instance]) {
+// closeQuietly releases the variants of a version that never served.
+func (g *Gateway) closeQuietly(name string, vs []variant) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.base), versionCloseTimeout)
 	defer cancel()
-	if p != nil {
-		if err := p.Close(ctx); err != nil {
-			g.log.Warn("close unused pool", logKeyErr, err)
-		}
-	}
-	if err := fn.Close(ctx); err != nil {
-		g.log.Warn("close unused function", logKeyErr, err)
-	}
+	g.closeVariants(ctx, name, vs)
 }
 
 // persist writes v's record to the store. The caller holds g.mu.
@@ -296,16 +325,21 @@ func (g *Gateway) scale(name string, replicas int) error {
 		}
 		return fmt.Errorf("%w: function %q", ErrNotFound, name)
 	}
-	cfg := v.pool.Config()
-	cfg.MinWarm = min(replicas, cfg.MaxInstances)
-	if err := v.pool.SetConfig(cfg); err != nil {
-		return fmt.Errorf("%w: scale %q: %v", ErrBadRequest, name, err)
-	}
-	if replicas == 0 {
-		v.pool.Trim() // scale to zero now, not after the idle timeout
+	// Each variant of an auto function keeps replicas warm: the chooser
+	// may send any invocation to any of them.
+	for _, vr := range v.variants {
+		cfg := vr.pool.Config()
+		cfg.MinWarm = min(replicas, cfg.MaxInstances)
+		if err := vr.pool.SetConfig(cfg); err != nil {
+			return fmt.Errorf("%w: scale %q on %s: %v", ErrBadRequest, name, vr.runtime, err)
+		}
+		if replicas == 0 {
+			vr.pool.Trim() // scale to zero now, not after the idle timeout
+		}
 	}
 	r := replicas
 	v.replicas = &r
+	v.pinned.Store(true) // the keep-alive tuner no longer plans its pools
 	return g.persist(v)
 }
 

@@ -50,7 +50,8 @@ type Store interface {
 // methods run on the request path: they must be cheap and must not block.
 type Recorder interface {
 	// Begin is called once the function is found, before it is called, with
-	// inv's ID, Function, Runtime, ABI, MaxMemory and Begin set. It may set
+	// inv's ID, Function, Runtime (for runtime auto: the runtime chosen for
+	// this invocation), ABI, MaxMemory, InFlight and Begin set. It may set
 	// inv.Trace for its own use in Record. It returns the W3C trace context
 	// the function receives (headers traceparent and tracestate) and whose
 	// trace id the response carries (X-Trace-Id); the zero TraceContext
@@ -106,6 +107,7 @@ const (
 
 // Config configures a Gateway. Zero sizes and durations take the Default*
 // values; Runtimes, DefaultRuntime, Store and Credentials.Password are required.
+// DefaultRuntime may be RuntimeAuto; no runtime may be named so.
 type Config struct {
 	Runtimes       map[string]Runtime // by name: "wasm-interp", "wasm-aot", "container"
 	DefaultRuntime string
@@ -125,6 +127,17 @@ type Config struct {
 	// runtime was unavailable at New is restored again (doubling, up to
 	// 10 s, until it loads). Default DefaultRestoreRetry.
 	RestoreRetry time.Duration
+	// Chooser picks the runtime of each invocation of a function deployed
+	// with runtime auto; nil serves every invocation on its first candidate.
+	Chooser Chooser
+	// Model serves /system/model*; nil answers 404 "model disabled" there.
+	Model Model
+	// KeepAlive plans the idle timeout and prewarm count of adaptive pools
+	// (keepalive.go); nil leaves every pool with its deployed settings.
+	KeepAlive KeepAlive
+	// KeepAliveInterval is the period of KeepAlive's planning.
+	// Default DefaultKeepAliveInterval.
+	KeepAliveInterval time.Duration
 }
 
 // Log keys.
@@ -132,6 +145,7 @@ const (
 	logKeyErr      = "err"
 	logKeyFunction = "function"
 	logKeyPanic    = "panic"
+	logKeyRuntime  = "runtime"
 )
 
 // Gateway serves the admin API and function invocations.
@@ -162,6 +176,14 @@ type Gateway struct {
 	cancelRetry context.CancelFunc
 	retryDone   chan struct{}
 
+	// order is every configured runtime in the fixed candidate order of
+	// runtime auto (auto.go).
+	order []string
+	// tunerDone is closed when the keep-alive tuner has stopped (or never
+	// started); cancelTuner stops it.
+	tunerDone   chan struct{}
+	cancelTuner context.CancelFunc
+
 	idPrefix string
 	idSeq    atomic.Uint64
 }
@@ -183,6 +205,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, log: cfg.Logger, base: base, cancelBase: cancel, idPrefix: hex.EncodeToString(rnd[:]) + "-",
 		pending: make(map[string]*pendingFunction), retryDone: make(chan struct{})}
 	g.retryCtx, g.cancelRetry = context.WithCancel(base)
+	g.order = candidateOrder(cfg.Runtimes)
 	g.table.Store(&map[string]*version{})
 	if cfg.Metrics != nil {
 		g.metrics = fasthttpadaptor.NewFastHTTPHandler(cfg.Metrics)
@@ -201,6 +224,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	g.restore(ctx)
 	g.startRetries()
+	g.startTuner()
 	return g, nil
 }
 
@@ -208,7 +232,10 @@ func (c *Config) fill() error {
 	if len(c.Runtimes) == 0 {
 		return errors.New("gateway: no runtime configured")
 	}
-	if _, ok := c.Runtimes[c.DefaultRuntime]; !ok {
+	if _, ok := c.Runtimes[RuntimeAuto]; ok {
+		return fmt.Errorf("gateway: no runtime may be named %q: the name chooses among the others", RuntimeAuto)
+	}
+	if _, ok := c.Runtimes[c.DefaultRuntime]; !ok && c.DefaultRuntime != RuntimeAuto {
 		return fmt.Errorf("gateway: default runtime %q is not configured", c.DefaultRuntime)
 	}
 	if c.Store == nil {
@@ -237,6 +264,9 @@ func (c *Config) fill() error {
 	}
 	if c.RestoreRetry <= 0 {
 		c.RestoreRetry = DefaultRestoreRetry
+	}
+	if c.KeepAliveInterval <= 0 {
+		c.KeepAliveInterval = DefaultKeepAliveInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -271,6 +301,10 @@ func (g *Gateway) Close(ctx context.Context) error {
 		}
 	}
 	g.mu.Unlock()
+	if err := g.waitTuner(ctx); err != nil {
+		g.cancelBase()
+		return fmt.Errorf("gateway: close: %w", err)
+	}
 	if err := g.waitRetries(ctx); err != nil {
 		g.cancelBase()
 		return fmt.Errorf("gateway: close: %w", err)
@@ -289,12 +323,15 @@ func (g *Gateway) Close(ctx context.Context) error {
 
 // requestConfig picks the body limit from the request's header, before
 // fasthttp reads the body: only an authorized POST to exactly
-// /system/artifacts may be as large as MaxArtifactBytes, so an anonymous
-// client can never make the gateway buffer more than MaxBodyBytes.
+// /system/artifacts, or POST or PUT to exactly /system/model-snapshot, may be
+// as large as MaxArtifactBytes, so an anonymous client can never make the
+// gateway buffer more than MaxBodyBytes.
 func (g *Gateway) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	limit := g.cfg.MaxBodyBytes
 	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
-	if h.IsPost() && string(path) == prefixSystem+"artifacts" && g.authorizedHeader(h) {
+	large := h.IsPost() && string(path) == prefixSystem+"artifacts" ||
+		(h.IsPost() || h.IsPut()) && string(path) == prefixSystem+routeModelSnapshot
+	if large && g.authorizedHeader(h) {
 		limit = g.cfg.MaxArtifactBytes
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: int(limit)}

@@ -43,28 +43,34 @@ var invocationPool = sync.Pool{New: func() any { return new(invoker.Invocation) 
 // JSON on success, one copy of the request, a lock-free function lookup.
 func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 	begin := time.Now()
-	var v *version
-	for range maxLookups {
-		if v = g.lookup(name); v == nil || v.enter() {
-			break
-		}
-		v = nil // retired between lookup and enter: the table has its successor
-	}
+	v, inFlight := g.enterCurrent(name)
 	if v == nil {
 		err := fmt.Errorf("%w: function %q", ErrNotFound, name)
-		if g.closed.Load() {
+		switch perr := g.pendingError(string(name)); {
+		case g.closed.Load():
 			err = ErrClosed
-		} else if perr := g.pendingError(string(name)); perr != nil {
+		case perr != nil:
 			err = perr
+		default:
+			// A restore installs its version before it drops the pending
+			// entry: it may have done both since the lookup.
+			v, inFlight = g.enterCurrent(name)
 		}
-		writeError(rc, err)
-		return
+		if v == nil {
+			writeError(rc, err)
+			return
+		}
 	}
 	defer g.leave(v)
 	v.calls.Add(1)
 
+	vr := &v.variants[0]
+	if len(v.variants) > 1 {
+		vr = &v.variants[g.choose(v, len(rc.PostBody()))]
+	}
 	inv := invocationPool.Get().(*invoker.Invocation)
-	resetInvocation(inv, v, begin)
+	resetInvocation(inv, v, vr.runtime, begin)
+	inv.InFlight = inFlight
 	var idBuf [32]byte
 	id := append(idBuf[:0], g.idPrefix...)
 	id = strconv.AppendUint(id, g.idSeq.Add(1), 16)
@@ -74,7 +80,7 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 		trace = g.begin(rc, inv)
 	}
 
-	resp, err := g.serve(rc, v, sub, inv)
+	resp, err := g.serve(rc, v, vr, sub, inv)
 	status := 0
 	if err != nil {
 		status = writeError(rc, err)
@@ -107,6 +113,22 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 	if !g.cfg.Recorder.Record(inv) {
 		invocationPool.Put(inv)
 	}
+}
+
+// enterCurrent counts an invocation into name's current version and returns
+// it with the invocations in flight; nil if name has no version.
+func (g *Gateway) enterCurrent(name []byte) (*version, int) {
+	for range maxLookups {
+		v := g.lookup(name)
+		if v == nil {
+			return nil, 0
+		}
+		if n := v.enter(); n > 0 {
+			return v, n
+		}
+		// retired between lookup and enter: the table has its successor
+	}
+	return nil, 0
 }
 
 // begin hands the invocation to Recorder.Begin and sets the trace context it
@@ -143,8 +165,9 @@ func aliasString(b []byte) string {
 
 // resetInvocation readies a recycled record field by field: assigning a
 // whole Invocation would rewrite its 16 phases (and their pointers) each time.
-func resetInvocation(inv *invoker.Invocation, v *version, begin time.Time) {
-	inv.ID, inv.Function, inv.Runtime, inv.ABI = "", v.name, v.set.runtime, v.set.abi
+// runtime is the runtime of the variant that serves it.
+func resetInvocation(inv *invoker.Invocation, v *version, runtime string, begin time.Time) {
+	inv.ID, inv.Function, inv.Runtime, inv.ABI = "", v.name, runtime, v.set.abi
 	inv.Start, inv.Instance, inv.Begin, inv.Total = "", "", begin, 0
 	inv.Phases.Reset()
 	inv.RequestBytes, inv.ResponseBytes, inv.Status, inv.Err, inv.MemoryBytes = 0, 0, 0, nil, 0
@@ -152,9 +175,9 @@ func resetInvocation(inv *invoker.Invocation, v *version, begin time.Time) {
 	inv.MaxMemory, inv.Trace = v.set.memoryLimit, nil
 }
 
-// serve runs one invocation of v: admission, the per-invocation context,
-// lease, Invoke, release.
-func (g *Gateway) serve(rc *fasthttp.RequestCtx, v *version, sub []byte, inv *invoker.Invocation) (*invoker.Response, error) {
+// serve runs one invocation of v on its variant vr: admission, the
+// per-invocation context, lease, Invoke, release.
+func (g *Gateway) serve(rc *fasthttp.RequestCtx, v *version, vr *variant, sub []byte, inv *invoker.Invocation) (*invoker.Response, error) {
 	body := rc.PostBody()
 	inv.RequestBytes = len(body)
 	if int64(len(body)) > g.cfg.MaxBodyBytes {
@@ -184,7 +207,7 @@ func (g *Gateway) serve(rc *fasthttp.RequestCtx, v *version, sub []byte, inv *in
 		if err = ctx.Err(); err != nil {
 			break // spent before an instance was even asked: destroy none
 		}
-		resp, err = g.call(ctx, v, req, inv)
+		resp, err = g.call(ctx, v, vr, req, inv)
 		if !errors.Is(err, invoker.ErrInstanceLost) {
 			break
 		}
@@ -195,11 +218,11 @@ func (g *Gateway) serve(rc *fasthttp.RequestCtx, v *version, sub []byte, inv *in
 	return resp, err
 }
 
-// call leases an instance, invokes it and releases it, turning a panic of
-// the instance into an error so the pool's accounting stays right.
-func (g *Gateway) call(ctx context.Context, v *version, req *invoker.Request, inv *invoker.Invocation) (resp *invoker.Response, err error) {
+// call leases an instance of vr, invokes it and releases it, turning a panic
+// of the instance into an error so the pool's accounting stays right.
+func (g *Gateway) call(ctx context.Context, v *version, vr *variant, req *invoker.Request, inv *invoker.Invocation) (resp *invoker.Response, err error) {
 	acquired := time.Now()
-	lease, err := v.pool.Acquire(ctx)
+	lease, err := vr.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("function %q: %w", v.name, err)
 	}
@@ -218,7 +241,7 @@ func (g *Gateway) call(ctx context.Context, v *version, req *invoker.Request, in
 			resp, err = nil, fmt.Errorf("function %q: instance %s panicked: %v", v.name, inv.Instance, r)
 		}
 		inv.MemoryBytes = inst.MemoryBytes()
-		v.pool.Release(lease, healthy) // lease is the pool's again: not touched after
+		vr.pool.Release(lease, healthy) // lease is the pool's again: not touched after
 	}()
 	resp, err = inst.Invoke(ctx, req, &inv.Phases)
 	switch {

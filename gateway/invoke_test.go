@@ -125,7 +125,7 @@ func TestInvokeErrors(t *testing.T) {
 	if r := h.do(http.MethodGet, "/function/f", nil); r.status != 200 {
 		t.Errorf("after errors: %d %s", r.status, r.body)
 	}
-	if st := h.g.current("f").pool.Stats(); st.Busy != 0 {
+	if st := h.g.current("f").variants[0].pool.Stats(); st.Busy != 0 {
 		t.Errorf("busy instances left: %+v", st)
 	}
 	// Failed invocations are recorded with their status and error.

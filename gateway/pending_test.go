@@ -131,7 +131,7 @@ func TestRestorePending(t *testing.T) {
 		}
 	}
 	eventually(t, "c serves", func() bool { return h.do(http.MethodGet, "/function/c", nil).status == 200 })
-	if got := h.g.current("c").pool.Config().MinWarm; got != 2 {
+	if got := h.g.current("c").variants[0].pool.Config().MinWarm; got != 2 {
 		t.Errorf("c restored with MinWarm %d, want the 2 it was scaled to while pending", got)
 	}
 	expectError(t, h.do(http.MethodGet, "/function/b", nil), 404, codeNotFound, "b")

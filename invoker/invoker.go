@@ -267,6 +267,9 @@ type Invocation struct {
 	Err error
 	// MemoryBytes is the instance's footprint after the invocation.
 	MemoryBytes int64
+	// InFlight is how many invocations of the function were in flight in
+	// the gateway when this one began, this one included (>= 1).
+	InFlight int
 	// MaxMemory is the function's memory limit per instance in bytes, as
 	// deployed; 0 when the deployment sets none (the runtime's default applies).
 	MaxMemory int64
