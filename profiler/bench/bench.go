@@ -78,8 +78,8 @@ func FullSettings() Settings {
 func QuickSettings() Settings {
 	return Settings{
 		Runs: 2, ColdRepeats: 3, WarmRequests: 20,
-		PayloadSizes: []int{1 * KB, 64 * KB}, PayloadRequests: 5,
-		Concurrency: []int{1, 10, 50}, ConcurrencySeconds: 1, ConcurrencyPayload: 1 * KB,
+		PayloadSizes: []int{1 * KB, 16 * KB}, PayloadRequests: 5,
+		Concurrency: []int{1, 10, 50}, ConcurrencySeconds: 0.5, ConcurrencyPayload: 1 * KB,
 	}
 }
 

@@ -139,8 +139,8 @@ type Point struct {
 }
 
 // Stats summarises latencies in milliseconds. CILow and CIHigh bound a 95%
-// confidence interval of the mean: from the runs' means when there are two
-// runs or more, else from the samples.
+// confidence interval of the mean (Student's t): from the runs' means when
+// there are three runs or more, else from the samples.
 type Stats struct {
 	N      int     `json:"n"`
 	Mean   float64 `json:"mean"`

@@ -8,9 +8,14 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
+// minRunsForCI is the fewest runs whose means give the confidence interval:
+// with two, Student's t (12.7) makes it too wide to say anything, so fewer
+// runs use the samples.
+const minRunsForCI = 3
+
 // summarize computes Stats of the samples of every run (milliseconds),
 // pooled; the confidence interval of the mean comes from the runs' means
-// when there are two runs or more with samples, else from the samples.
+// when at least minRunsForCI runs have samples, else from the samples.
 func summarize(runs [][]float64) Stats {
 	var all, means []float64
 	for _, r := range runs {
@@ -34,7 +39,7 @@ func summarize(runs [][]float64) Stats {
 		Max:  all[len(all)-1],
 	}
 	basis := all
-	if len(means) >= 2 {
+	if len(means) >= minRunsForCI {
 		basis = means
 	}
 	half := ciHalfWidth(basis)

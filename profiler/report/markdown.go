@@ -95,7 +95,7 @@ func setupLines(res *bench.Results) []string {
 		fmt.Sprintf("Cold: %d requests per run, each after a scale to zero. Warm: %d sequential requests after one warm-up.", s.ColdRepeats, s.WarmRequests),
 		fmt.Sprintf("Payload sweep: %s, %d requests each (functions whose input scales). Concurrency sweep: %s callers in a closed loop for %g s each, %s inputs.",
 			sizes(s.PayloadSizes), s.PayloadRequests, ints(s.Concurrency), s.ConcurrencySeconds, bench.FormatBytes(s.ConcurrencyPayload)),
-		"Latency is end to end at the client, in milliseconds; the 95% CI of the mean comes from the runs' means (Student's t). Phases come from the gateway's Server-Timing header.",
+		"Latency is end to end at the client, in milliseconds; the 95% CI of the mean (Student's t) comes from the runs' means with 3 runs or more, else from the samples. Phases come from the gateway's Server-Timing header.",
 	}
 	if res.Command != "" {
 		l = append(l, "Command: `"+res.Command+"`")
