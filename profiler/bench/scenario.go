@@ -274,18 +274,21 @@ func (r *runner) warm(ctx context.Context, t target, scenario string, p *point, 
 	p.add(&tl)
 }
 
-// concurrent keeps p.x requests in flight for d (a closed loop: each
-// caller sends its next request when its last one answered).
+// concurrent keeps p.x requests in flight for d: a closed loop, each caller
+// sending its next request when its last one answered. Each caller sends at
+// least one request, and a request under way at d completes and counts.
 func (r *runner) concurrent(ctx context.Context, t target, p *point, in input, d time.Duration) {
-	loopCtx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 	tallies := make([]tally, p.x)
 	var wg sync.WaitGroup
 	begin := time.Now()
+	deadline := begin.Add(d)
 	for i := range tallies {
 		wg.Go(func() {
-			for loopCtx.Err() == nil {
-				r.call(loopCtx, t, ScenarioConcurrency, p.x, in.query, in.body, &tallies[i])
+			for {
+				r.call(ctx, t, ScenarioConcurrency, p.x, in.query, in.body, &tallies[i])
+				if ctx.Err() != nil || !time.Now().Before(deadline) {
+					return
+				}
 			}
 		})
 	}
