@@ -69,7 +69,7 @@ type Progress struct {
 func FullSettings() Settings {
 	return Settings{
 		Runs: 5, ColdRepeats: 10, WarmRequests: 100,
-		PayloadSizes: []int{1 * KB, 16 * KB, 256 * KB, 2 * MB}, PayloadRequests: 10,
+		PayloadSizes: []int{1 * KB, 16 * KB, 256 * KB, 2 * MB}, PayloadRequests: 3,
 		Concurrency: []int{1, 10, 50, 100, 200}, ConcurrencySeconds: 3, ConcurrencyPayload: 1 * KB,
 	}
 }

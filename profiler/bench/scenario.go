@@ -148,9 +148,11 @@ func (r *runner) measure(ctx context.Context, w functions.Workload, rt string) (
 	err = r.api.deploy(ctx, art, deployment{
 		Service: t.name,
 		Annotations: map[string]string{
-			"lumos.runtime": rt, "lumos.abi": "loop", "lumos.timeout": "60s",
+			// An interpreted 2 MB JSON document takes minutes; a gateway
+			// clamps this to its own maximum.
+			"lumos.runtime": rt, "lumos.abi": "loop", "lumos.timeout": "5m",
 			// Callers past the instances wait instead of answering 429.
-			"lumos.queue_size": "1024", "lumos.queue_timeout": "60s",
+			"lumos.queue_size": "1024", "lumos.queue_timeout": "5m",
 		},
 	})
 	if statusOf(err) == http.StatusServiceUnavailable {

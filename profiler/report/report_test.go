@@ -95,6 +95,12 @@ func TestCompare(t *testing.T) {
 	if !strings.Contains(claims[1].Here, "95% lower") {
 		t.Errorf("cold claim %q", claims[1].Here)
 	}
+	if got := sizeHere(0.25); got != "AoT module at best 4.0x larger" {
+		t.Errorf("size claim for a larger module: %q", got)
+	}
+	if got := coldHere(-0.5); got != "AoT at best 50% higher" {
+		t.Errorf("cold claim for a slower AoT: %q", got)
+	}
 
 	// Without a container, its comparisons are n/a, the others stay.
 	res := synthetic()
@@ -160,7 +166,7 @@ func TestMarkdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := b.String()
-	for _, s := range []string{"## The paper vs this machine", "up to 30x smaller", "up to 1.5x smaller", "interpreted up to 20.0x higher",
+	for _, s := range []string{"## The paper vs this machine", "up to 30x smaller", "AoT up to 1.5x smaller", "interpreted up to 20.0x higher",
 		"## Cold start", "## Warm latency", "## Warm latency against payload size", "## Throughput", "Every answer verified", "lumos bench --quick", "64 KB"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("summary lacks %q", s)
