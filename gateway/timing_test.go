@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/lumos-edge/lumos/invoker"
 )
@@ -176,4 +179,28 @@ func BenchmarkServerTiming(b *testing.B) {
 	for b.Loop() {
 		buf = appendServerTiming(buf[:0], &tl, 300*time.Microsecond)
 	}
+}
+
+// BenchmarkInvokeFakeTiming is BenchmarkInvokeFake with the Server-Timing
+// opt-in: the header's cost when asked for.
+func BenchmarkInvokeFakeTiming(b *testing.B) {
+	h := benchGateway(b).Handler()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var rc fasthttp.RequestCtx
+		rc.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil)
+		for pb.Next() {
+			rc.Request.Reset()
+			rc.Request.Header.SetMethod(fasthttp.MethodPost)
+			rc.Request.SetRequestURI("/function/noop/sub?x=1")
+			rc.Request.Header.Set("X-In", "value")
+			rc.Request.Header.Set(headerTimingOptIn, "1")
+			rc.Request.SetBodyString(`{"n":1}`)
+			rc.Response.Reset()
+			h(&rc)
+			if len(rc.Response.Header.Peek(headerServerTiming)) == 0 {
+				b.Fatalf("no Server-Timing: %s", rc.Response.Header.String())
+			}
+		}
+	})
 }
