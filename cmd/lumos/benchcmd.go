@@ -221,7 +221,11 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 	}
 	out := cmd.OutOrStdout()
 	for _, s := range res.Skipped {
-		fmt.Fprintf(stderr, "skipped %s %s: %s\n", s.Runtime, s.Function, s.Reason)
+		what := s.Runtime
+		if s.Function != "" {
+			what = s.Function + " on " + s.Runtime
+		}
+		fmt.Fprintf(stderr, "skipped %s: %s\n", what, s.Reason)
 	}
 	fmt.Fprintf(out, "%d series in %.0f s; report in %s\n", len(res.Series), res.Seconds, filepath.Join(o.out, report.FileHTML))
 	for _, c := range report.Compare(res) {
