@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/lumos-edge/lumos/profiler/bench"
 )
@@ -133,7 +134,7 @@ func charts(res *bench.Results) []chart {
 		if s.Scenario != bench.ScenarioPayload {
 			continue
 		}
-		l := line{Name: s.Function + " " + s.Runtime}
+		l := styled(res, s)
 		for _, p := range s.Points {
 			if p.Latency.N > 0 {
 				l.X, l.Y = append(l.X, float64(p.X)), append(l.Y, p.Latency.Mean)
@@ -171,7 +172,7 @@ func charts(res *bench.Results) []chart {
 		if s.Scenario != bench.ScenarioConcurrency {
 			continue
 		}
-		lt, lp := line{Name: s.Function + " " + s.Runtime}, line{Name: s.Function + " " + s.Runtime}
+		lt, lp := styled(res, s), styled(res, s)
 		for _, p := range s.Points {
 			if p.Latency.N == 0 {
 				continue
@@ -218,4 +219,15 @@ func nanUnless(v float64, ok bool) float64 {
 		return math.NaN()
 	}
 	return v
+}
+
+// styled starts the line of series s: a colour per function, a dash
+// pattern per runtime, so a dozen lines stay apart.
+func styled(res *bench.Results, s bench.Series) line {
+	l := line{Name: s.Function + " " + s.Runtime, Colour: slices.Index(res.Settings.Functions, s.Function)}
+	dashes := []string{"", "6 3", "2 3", "8 3 2 3"}
+	if i := slices.Index(res.Settings.Runtimes, s.Runtime); i > 0 {
+		l.Dash = dashes[i%len(dashes)]
+	}
+	return l
 }

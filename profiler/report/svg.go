@@ -15,7 +15,7 @@ import (
 // palette colours series in order.
 var palette = [...]string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
 
-func colour(i int) string { return palette[i%len(palette)] }
+func colour(i int) string { return palette[(i%len(palette)+len(palette))%len(palette)] }
 
 // Chart geometry, in SVG user units.
 const (
@@ -170,6 +170,9 @@ func empty(title, why string) template.HTML {
 type line struct {
 	Name string
 	X, Y []float64
+	// Colour indexes the palette; Dash is an SVG stroke-dasharray ("" solid).
+	Colour int
+	Dash   string
 }
 
 // lineChart draws series against x; logX and logY pick log10 axes.
@@ -189,9 +192,7 @@ func lineChart(title, xLabel, yLabel string, logX, logY bool, lines []line) temp
 		px := padL + plotW*x.frac(t)
 		d.text(px, padT+plotH+16, fontSmall, "middle", num(t), "")
 	}
-	var names []string
 	for i, l := range lines {
-		names = append(names, l.Name)
 		var pts []string
 		for j := range l.X {
 			if math.IsNaN(l.Y[j]) || (logY && l.Y[j] <= 0) {
@@ -199,14 +200,17 @@ func lineChart(title, xLabel, yLabel string, logX, logY bool, lines []line) temp
 			}
 			px, py := padL+plotW*x.frac(l.X[j]), padT+plotH*(1-y.frac(l.Y[j]))
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px, py))
-			d.f(`<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s: %s</title></circle>`, px, py, colour(i),
+			d.f(`<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s: %s</title></circle>`, px, py, colour(l.Colour),
 				html.EscapeString(l.Name), html.EscapeString(num(l.X[j])+" → "+num(l.Y[j])))
 		}
 		if len(pts) > 1 {
-			d.f(`<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`, strings.Join(pts, " "), colour(i))
+			d.f(`<polyline points="%s" fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s"/>`, strings.Join(pts, " "), colour(l.Colour), dash(l.Dash))
 		}
+		y := padT + 8 + float64(i)*16
+		d.f(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2" stroke-dasharray="%s"/>`,
+			padL+plotW+10, y-4, padL+plotW+28, y-4, colour(l.Colour), dash(l.Dash))
+		d.text(padL+plotW+32, y, fontSmall, "start", l.Name, "")
 	}
-	d.legend(names)
 	return d.end()
 }
 
@@ -294,4 +298,11 @@ func shareChart(title string, parts []string, rows []stack) template.HTML {
 		d.text(left+width+30, y, fontSmall, "start", n, "")
 	}
 	return d.end()
+}
+
+func dash(d string) string {
+	if d == "" {
+		return "none"
+	}
+	return d
 }
