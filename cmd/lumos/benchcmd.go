@@ -237,6 +237,9 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		}
 		return runErr
 	}
+	if len(res.Series) == 0 {
+		return errors.New("nothing was measured: every function and runtime was skipped")
+	}
 	fmt.Fprintln(out, "every answer verified")
 	return nil
 }
