@@ -41,6 +41,7 @@ type benchOptions struct {
 	duration            time.Duration
 	coldRepeats, warm   int
 	containerd          string
+	images              map[string]string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -59,7 +60,8 @@ the phase breakdown comes from Lumos's Server-Timing header and is n/a elsewhere
 It exits non-zero when any answer failed or was wrong (the report says which).`,
 		Example: `  lumos bench --quick
   lumos bench --functions fib,json --runtimes wasm-aot,wasm-interp --out /tmp/bench
-  lumos bench --url http://127.0.0.1:8080 --password "$(cat ~/.local/share/lumos/admin-password)"`,
+  lumos bench --url http://127.0.0.1:8080 --password "$(cat ~/.local/share/lumos/admin-password)"
+  lumos bench --url http://openfaas:8080 --runtimes default --functions fib --image fib=registry.local/fib:v1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBench(cmd, o)
@@ -79,6 +81,7 @@ It exits non-zero when any answer failed or was wrong (the report says which).`,
 	fl.DurationVar(&o.duration, "duration", 0, "length of each concurrency level")
 	fl.IntVar(&o.coldRepeats, "cold", -1, "cold requests per run")
 	fl.IntVar(&o.warm, "warm", -1, "warm requests per run")
+	fl.StringToStringVar(&o.images, "image", nil, "FUNCTION=IMAGE: deploy an image the gateway already has instead of uploading (for gateways other than Lumos; repeatable)")
 	fl.StringVar(&o.containerd, "containerd", envOr("LUMOS_CONTAINERD", container.DefaultAddress),
 		"containerd socket of the local gateway's container runtime (env LUMOS_CONTAINERD)")
 	return cmd
@@ -173,7 +176,7 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		return errors.New("--runtimes: give at least one")
 	}
 	stderr := cmd.ErrOrStderr()
-	cfg := bench.Config{URL: o.url, User: o.user, Password: o.password, Workloads: wls, Runtimes: o.runtimes, Settings: settings}
+	cfg := bench.Config{URL: o.url, User: o.user, Password: o.password, Workloads: wls, Runtimes: o.runtimes, Settings: settings, Images: o.images}
 	local := o.url == ""
 	if local {
 		for _, rt := range o.runtimes {

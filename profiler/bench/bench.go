@@ -47,6 +47,10 @@ type Config struct {
 	// (a Wasm module, an image tarball). An error skips that pair, and is
 	// reported as the reason.
 	Artifact func(ctx context.Context, function, runtime string) ([]byte, error)
+	// Images, keyed by function, name images the gateway can already run
+	// (a registry reference for OpenFaaS): such a function is deployed by
+	// that name, on every runtime, and Artifact is not called for it.
+	Images map[string]string
 	// Settings are the scenarios' parameters; see QuickSettings and FullSettings.
 	Settings Settings
 	// Settle bounds the wait for a scale to zero to show; 0 means 2s.

@@ -298,6 +298,30 @@ func TestRunWrongAnswerFails(t *testing.T) {
 	}
 }
 
+func TestRunDeploysNamedImages(t *testing.T) {
+	fake, srv := newFakeGateway(t)
+	fake.artifacts["registry.local/echo:v1"] = "echo" // an image the gateway holds
+	s := tinySettings()
+	s.Runs, s.Concurrency = 1, []int{2}
+	res, err := Run(context.Background(), Config{
+		URL: srv.URL, User: "admin", Password: "pw",
+		Workloads: []functions.Workload{echoWorkload("echo")},
+		Runtimes:  []string{"peer"},
+		Artifact: func(context.Context, string, string) ([]byte, error) {
+			t.Error("Artifact called for a function with an image")
+			return nil, errors.New("no")
+		},
+		Images:   map[string]string{"echo": "registry.local/echo:v1"},
+		Settings: s,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v %+v", err, res.Failures)
+	}
+	if res.Find("echo", "peer", ScenarioWarm) == nil || len(res.Artifacts) != 0 {
+		t.Errorf("series %d, artifacts %+v", len(res.Series), res.Artifacts)
+	}
+}
+
 func TestRunRefusesBadSetup(t *testing.T) {
 	_, srv := newFakeGateway(t)
 	base := Config{URL: srv.URL, User: "admin", Password: "pw", Runtimes: []string{"lumos"},

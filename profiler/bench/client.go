@@ -93,18 +93,25 @@ type deployment struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// deploy uploads artifact and deploys it as d.Service (creating or updating).
+// deploy deploys d (creating or updating it); when d names no image, it
+// uploads artifact first (Lumos's /system/artifacts) and deploys its digest.
 func (c *apiClient) deploy(ctx context.Context, artifact []byte, d deployment) error {
-	var art struct {
-		Digest string `json:"digest"`
+	if d.Image == "" {
+		var art struct {
+			Digest string `json:"digest"`
+		}
+		err := c.admin(ctx, http.MethodPost, "/system/artifacts", artifact, "application/octet-stream", &art)
+		if s := statusOf(err); s == http.StatusNotFound || s == http.StatusMethodNotAllowed {
+			return fmt.Errorf("upload artifact: the gateway takes no uploads (not Lumos?): name an image for the function instead: %w", err)
+		}
+		if err != nil {
+			return fmt.Errorf("upload artifact: %w", err)
+		}
+		if art.Digest == "" {
+			return errors.New("upload artifact: the gateway answered no digest")
+		}
+		d.Image = art.Digest
 	}
-	if err := c.admin(ctx, http.MethodPost, "/system/artifacts", artifact, "application/octet-stream", &art); err != nil {
-		return fmt.Errorf("upload artifact: %w", err)
-	}
-	if art.Digest == "" {
-		return errors.New("upload artifact: the gateway answered no digest")
-	}
-	d.Image = art.Digest
 	err := c.adminJSON(ctx, http.MethodPost, "/system/functions", d, nil)
 	if statusOf(err) == http.StatusConflict {
 		err = c.adminJSON(ctx, http.MethodPut, "/system/functions", d, nil)
