@@ -102,6 +102,9 @@ func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 	total := time.Since(begin)
 	var dBuf [24]byte
 	h.SetBytesV(headerDuration, strconv.AppendFloat(dBuf[:0], total.Seconds(), 'f', 6, 64))
+	if wantsTiming(&rc.Request.Header) {
+		setServerTiming(h, &inv.Phases, total)
+	}
 
 	if g.cfg.Recorder == nil {
 		invocationPool.Put(inv)
