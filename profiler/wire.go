@@ -257,10 +257,11 @@ func (e *encoder) invocation(r record) {
 			if !coldPhase(ph.Name) {
 				continue
 			}
-			if begin.IsZero() || ph.Start.Before(begin) {
-				begin = ph.Start
+			start := onBeginClock(inv.Begin, ph.Start)
+			if begin.IsZero() || start.Before(begin) {
+				begin = start
 			}
-			if e := ph.Start.Add(ph.Duration); e.After(last) {
+			if e := start.Add(ph.Duration); e.After(last) {
 				last = e
 			}
 		}
@@ -273,9 +274,18 @@ func (e *encoder) invocation(r record) {
 		if coldID.IsValid() && coldPhase(ph.Name) {
 			parent = coldID
 		}
-		e.startSpan(c, randomSpanID(), parent, string(ph.Name), kindInternal, flags, ph.Start, ph.Start.Add(ph.Duration))
+		start := onBeginClock(inv.Begin, ph.Start)
+		e.startSpan(c, randomSpanID(), parent, string(ph.Name), kindInternal, flags, start, start.Add(ph.Duration))
 		e.flushSpan()
 	}
+}
+
+// onBeginClock places t on begin's wall clock by their monotonic
+// difference. Span times are wall-clock times, and the wall clock can be
+// stepped between two readings: a phase read from it could then stick out
+// of its server span, whose end is begin plus a monotonic duration.
+func onBeginClock(begin, t time.Time) time.Time {
+	return begin.Add(t.Sub(begin))
 }
 
 // serverAttributes appends the server span's attributes: HTTP and FaaS

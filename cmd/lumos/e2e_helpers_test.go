@@ -41,7 +41,7 @@ func startTestServer(t *testing.T, dir string) *server {
 }
 
 func adminClient(srv *server) *client {
-	return &client{base: srv.url, user: "admin", pass: testPassword, http: &http.Client{Timeout: time.Minute}}
+	return &client{base: srv.url, user: "admin", pass: testPassword, http: &http.Client{Timeout: 5 * time.Minute}} // a deploy compiles: minutes under -race on a busy 2-core machine
 }
 
 // answer is an HTTP answer read whole.
