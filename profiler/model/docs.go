@@ -114,13 +114,13 @@ type LiveError struct {
 
 // ArrivalDoc summarizes a function's arrival process (all runtimes).
 type ArrivalDoc struct {
-	Samples int64   `json:"samples"`
+	Samples  int64   `json:"samples"`
 	RatePerS float64 `json:"rate_per_s"`
-	P5Ms    float64 `json:"interarrival_p5_ms"`
-	P50Ms   float64 `json:"interarrival_p50_ms"`
-	P99Ms   float64 `json:"interarrival_p99_ms"`
-	Last    string  `json:"last,omitempty"`
-	Kind    string  `json:"kind"`
+	P5Ms     float64 `json:"interarrival_p5_ms"`
+	P50Ms    float64 `json:"interarrival_p50_ms"`
+	P99Ms    float64 `json:"interarrival_p99_ms"`
+	Last     string  `json:"last,omitempty"`
+	Kind     string  `json:"kind"`
 }
 
 // Relation relates two runtimes across functions: the geometric mean over
