@@ -86,6 +86,9 @@ func (m *Model) costs(f *fnState, runtime string) runtimeCosts {
 }
 
 func (m *Model) clampIdle(d time.Duration) time.Duration {
+	if d >= 10*time.Millisecond {
+		d = d.Round(time.Millisecond)
+	}
 	return min(max(d, m.cfg.MinIdle), m.cfg.MaxIdle)
 }
 

@@ -172,6 +172,15 @@ const ewmaAlpha = 0.05
 // additions.
 const decayPeriod = 1024
 
+// Drift reset: when the live error EWMA passes driftError (after at least
+// driftAfter scored predictions, and driftAfter warm samples since the last
+// reset), the regressions keep only driftKeep of their accumulated weight.
+const (
+	driftError = 0.5
+	driftAfter = 50
+	driftKeep  = 0.02
+)
+
 // minResidualFit is the warm sample count before residuals are recorded
 // (before it the fit itself is still moving).
 const minResidualFit = 10
@@ -198,6 +207,8 @@ type keyState struct {
 	memMax    int64
 	memN      int64
 	reqEWMA   float64 // request bytes
+	driftAt   int64   // ks.warm at the last drift reset
+	drifts    int64
 	errEWMA   float64
 	errSum    float64
 	errN      int64
@@ -410,6 +421,16 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 		}
 	}
 	ks.warm++
+	if ks.errN >= driftAfter && ks.errEWMA > driftError && ks.warm-ks.driftAt >= driftAfter {
+		// The predictions went wrong lately: the behaviour drifted (a
+		// redeploy, a noisy neighbour). Shrink the regressions' memory so
+		// the next samples dominate (covariance resetting).
+		ks.driftAt = ks.warm
+		ks.drifts++
+		for _, r := range [...]*ewls{&ks.exec, &ks.io, &ks.over} {
+			r.shrink(driftKeep)
+		}
+	}
 	features(&x, req, float64(inv.ResponseBytes), inv.InFlight)
 	exec := inv.Phases.Get(invoker.PhaseExecute)
 	io := inv.Phases.Get(invoker.PhaseRequestWrite) + inv.Phases.Get(invoker.PhaseResponseRead)

@@ -89,6 +89,17 @@ func (r *ewls) add(z *[dims]float64, y, lambda float64) {
 	r.solve()
 }
 
+// shrink scales the accumulated weight by f in (0, 1]: θ stays, but the
+// next samples weigh 1/f times more against the past.
+func (r *ewls) shrink(f float64) {
+	for i := range r.k {
+		for j := range r.k {
+			r.a[i][j] *= f
+		}
+		r.b[i] *= f
+	}
+}
+
 // solve sets θ from a and b by Cholesky; it keeps θ when the system is
 // degenerate.
 func (r *ewls) solve() {
