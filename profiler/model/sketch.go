@@ -1,9 +1,7 @@
 package model
 
 import (
-	"encoding/base64"
 	"fmt"
-	"math"
 
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
@@ -40,34 +38,70 @@ func (s sketches) make() *ddsketch.DDSketch {
 	return ddsketch.NewDDSketchFromStoreProvider(s.mapping, s.provider)
 }
 
-// encode returns sk in DDSketch's binary encoding, base64.
-func encodeSketch(sk *ddsketch.DDSketch) string {
-	var b []byte
-	sk.Encode(&b, false)
-	return base64.StdEncoding.EncodeToString(b)
+// Values enter the sketches clamped to [sketchMin, sketchMax] (zero stays
+// zero), so that every bin index lies within ±maxSketchIndex (about ±1400
+// at 1% accuracy) and a snapshot's bins can be checked against that bound.
+const (
+	sketchMin      = 1e-12
+	sketchMax      = 1e12
+	maxSketchIndex = 4096
+)
+
+// sketchJSON is a sketch in a snapshot: its zero count and its bins
+// (logarithmic mapping at sketchAccuracy, bin Index[i] holds Count[i]).
+// DDSketch's own binary and protobuf decoders trust their input (indices
+// near the int range make the dense stores loop for ages), so snapshots
+// carry the bins plainly and Import bounds them.
+type sketchJSON struct {
+	Zero  float64   `json:"zero,omitempty"`
+	Index []int     `json:"index"`
+	Count []float64 `json:"count"`
 }
 
-// decode parses a sketch made by encodeSketch; field names it in errors.
-// Every count must be finite and non-negative and the mapping the model's.
-func (s sketches) decode(field, text string) (*ddsketch.DDSketch, error) {
-	b, err := base64.StdEncoding.DecodeString(text)
-	if err != nil {
-		return nil, fmt.Errorf("%s: not base64: %w", field, err)
-	}
-	sk, err := ddsketch.DecodeDDSketch(b, s.provider, s.mapping)
-	if err != nil {
-		return nil, fmt.Errorf("%s: bad sketch: %w", field, err)
-	}
-	bad := false
-	sk.ForEach(func(v, c float64) bool {
-		bad = !finite(c) || c < 0 || math.IsNaN(v)
-		return bad
+// encodeSketch returns sk's bins.
+func encodeSketch(sk *ddsketch.DDSketch) sketchJSON {
+	out := sketchJSON{Zero: sk.GetZeroCount(), Index: []int{}, Count: []float64{}}
+	sk.GetPositiveValueStore().ForEach(func(i int, c float64) bool {
+		if c != 0 {
+			out.Index = append(out.Index, i)
+			out.Count = append(out.Count, c)
+		}
+		return false
 	})
-	if n := sk.GetCount(); bad || !finite(n) || n < 0 || !finite(sk.GetZeroCount()) || sk.GetZeroCount() < 0 {
-		return nil, fmt.Errorf("%s: bad sketch: a count is negative or not finite", field)
+	return out
+}
+
+// decode rebuilds a sketch made by encodeSketch; field names it in errors.
+// Every count must be finite and non-negative, every index within bounds.
+func (s sketches) decode(field string, j sketchJSON) (*ddsketch.DDSketch, error) {
+	if len(j.Index) != len(j.Count) {
+		return nil, fmt.Errorf("%s: %d indices for %d counts", field, len(j.Index), len(j.Count))
 	}
-	if !sk.GetNegativeValueStore().IsEmpty() {
-		return nil, fmt.Errorf("%s: bad sketch: negative values", field)
+	if len(j.Index) > sketchBins {
+		return nil, fmt.Errorf("%s: %d bins, at most %d", field, len(j.Index), sketchBins)
+	}
+	if !finite(j.Zero) || j.Zero < 0 {
+		return nil, fmt.Errorf("%s.zero: not a finite non-negative count", field)
+	}
+	pos := s.provider()
+	total := j.Zero
+	for i, idx := range j.Index {
+		c := j.Count[i]
+		if idx < -maxSketchIndex || idx > maxSketchIndex {
+			return nil, fmt.Errorf("%s.index[%d]: %d out of [%d, %d]", field, i, idx, -maxSketchIndex, maxSketchIndex)
+		}
+		if !finite(c) || c < 0 {
+			return nil, fmt.Errorf("%s.count[%d]: not a finite non-negative count", field, i)
+		}
+		total += c
+		pos.AddWithCount(idx, c)
+	}
+	if !finite(total) {
+		return nil, fmt.Errorf("%s: the counts add up to infinity", field)
+	}
+	sk := ddsketch.NewDDSketch(s.mapping, pos, s.provider())
+	if j.Zero > 0 {
+		_ = sk.AddWithCount(0, j.Zero) // zero is always trackable
 	}
 	return sk, nil
 }
@@ -86,10 +120,13 @@ func quantile(sk *ddsketch.DDSketch, q float64) float64 {
 
 // addSketch adds v (>= 0) to sk; values the sketch cannot index are dropped.
 func addSketch(sk *ddsketch.DDSketch, v float64) {
-	if !(v >= 0) || math.IsInf(v, 0) {
+	if !(v >= 0) {
 		return
 	}
-	_ = sk.Add(v) // fails only for values beyond the mapping's range
+	if v > 0 {
+		v = min(max(v, sketchMin), sketchMax)
+	}
+	_ = sk.Add(v) // cannot fail: v is within the mapping's range
 }
 
 // decay halves sk's counts every period additions: the sketch then

@@ -22,8 +22,8 @@ const SnapshotVersion = 1
 // ErrSnapshot wraps every reason Import rejects a snapshot.
 var ErrSnapshot = errors.New("model: bad snapshot")
 
-// snapshot is the JSON document of Export. Sketches are DDSketch's binary
-// encoding, base64; times in seconds; regressions in milliseconds.
+// snapshot is the JSON document of Export. Sketches are bins (sketchJSON);
+// times in seconds; regressions in milliseconds.
 type snapshot struct {
 	Version     int            `json:"version"`
 	Environment Environment    `json:"environment"`
@@ -33,21 +33,21 @@ type snapshot struct {
 }
 
 type keySnapshot struct {
-	Function   string            `json:"function"`
-	Runtime    string            `json:"runtime"`
-	ABI        invoker.ABI       `json:"abi"`
-	Samples    Samples           `json:"samples"`
-	ColdTotal  string            `json:"cold_total"`
-	ColdStart  string            `json:"cold_start"`
-	ColdPhases map[string]string `json:"cold_phases,omitempty"`
-	Residual   string            `json:"residual"`
-	Execute    regressionJSON    `json:"execute"`
-	IO         regressionJSON    `json:"io"`
-	Overhead   regressionJSON    `json:"overhead"`
-	Response   regressionJSON    `json:"response"`
-	Memory     memoryState       `json:"memory"`
-	Request    float64           `json:"request_bytes_ewma"`
-	Error      errorState        `json:"error"`
+	Function   string                `json:"function"`
+	Runtime    string                `json:"runtime"`
+	ABI        invoker.ABI           `json:"abi"`
+	Samples    Samples               `json:"samples"`
+	ColdTotal  sketchJSON            `json:"cold_total"`
+	ColdStart  sketchJSON            `json:"cold_start"`
+	ColdPhases map[string]sketchJSON `json:"cold_phases,omitempty"`
+	Residual   sketchJSON            `json:"residual"`
+	Execute    regressionJSON        `json:"execute"`
+	IO         regressionJSON        `json:"io"`
+	Overhead   regressionJSON        `json:"overhead"`
+	Response   regressionJSON        `json:"response"`
+	Memory     memoryState           `json:"memory"`
+	Request    float64               `json:"request_bytes_ewma"`
+	Error      errorState            `json:"error"`
 }
 
 type memoryState struct {
@@ -63,11 +63,11 @@ type errorState struct {
 }
 
 type arrivalState struct {
-	Function     string    `json:"function"`
-	Interarrival string    `json:"interarrival"`
-	Samples      int64     `json:"samples"`
-	MeanSeconds  float64   `json:"mean_seconds"`
-	Last         time.Time `json:"last"`
+	Function     string     `json:"function"`
+	Interarrival sketchJSON `json:"interarrival"`
+	Samples      int64      `json:"samples"`
+	MeanSeconds  float64    `json:"mean_seconds"`
+	Last         time.Time  `json:"last"`
 }
 
 // Export returns the model's whole state as a snapshot (gateway.Model).
@@ -87,7 +87,7 @@ func (m *Model) Export() ([]byte, error) {
 		for i, p := range coldPhases {
 			if !ks.coldPhase[i].IsEmpty() {
 				if k.ColdPhases == nil {
-					k.ColdPhases = map[string]string{}
+					k.ColdPhases = map[string]sketchJSON{}
 				}
 				k.ColdPhases[string(p)] = encodeSketch(ks.coldPhase[i])
 			}
