@@ -206,6 +206,7 @@ func (ks *keyState) doc(bytes int) RuntimeDoc {
 		}
 	}
 	if ks.warm > 0 {
+		ks.fresh()
 		d.ExecuteMs, d.IOMs, d.OverheadMs = ks.predictParts(float64(bytes), 1)
 		d.WarmP50Ms = d.ExecuteMs + d.IOMs + d.OverheadMs
 		d.WarmP99Ms = d.WarmP50Ms
@@ -360,6 +361,7 @@ func (m *Model) warmAt(f *fnState, runtime string, bytes float64) float64 {
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	ks.fresh()
 	return ks.predictMs(bytes, 1)
 }
 

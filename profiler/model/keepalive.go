@@ -77,6 +77,7 @@ func (m *Model) costs(f *fnState, runtime string) runtimeCosts {
 	defer ks.mu.Unlock()
 	c.coldS = quantile(ks.coldTotal, 0.5)
 	if ks.exec.n > 0 {
+		ks.fresh()
 		c.warmS = ks.predictMs(ks.reqEWMA, 1) / 1e3
 	}
 	if ks.memN > 0 {

@@ -473,6 +473,13 @@ func (ks *keyState) score(pred, observed float64) {
 	ks.scored.Store(ks.errN)
 }
 
+// fresh brings every regression's θ up to date. Callers hold ks.mu.
+func (ks *keyState) fresh() {
+	for _, r := range [...]*ewls{&ks.exec, &ks.io, &ks.over, &ks.resp} {
+		r.fresh()
+	}
+}
+
 // publish stores the warm prediction's coefficients for the lock-free readers.
 func (ks *keyState) publish() {
 	for i := range dims {

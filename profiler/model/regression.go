@@ -36,7 +36,16 @@ type ewls struct {
 	a     [dims][dims]float64
 	b     [dims]float64
 	n     int64 // samples seen
+	stale bool  // θ does not include the latest samples yet
 }
+
+// solveEvery: past the first solveAlways samples, θ is solved again every
+// solveEvery samples (and on demand, see fresh). With λ near 1 it moves
+// little in between; solving is most of Observe's cost.
+const (
+	solveAlways = 32
+	solveEvery  = 4
+)
 
 func newEWLS(k int) ewls { return ewls{k: k} }
 
@@ -86,7 +95,17 @@ func (r *ewls) add(z *[dims]float64, y, lambda float64) {
 		r.b[i] = lambda*r.b[i] + z[i]*y
 	}
 	r.n++
-	r.solve()
+	r.stale = true
+	if r.n < solveAlways || r.n%solveEvery == 0 {
+		r.solve()
+	}
+}
+
+// fresh solves θ if samples arrived since the last solve.
+func (r *ewls) fresh() {
+	if r.stale {
+		r.solve()
+	}
 }
 
 // shrink scales the accumulated weight by f in (0, 1]: θ stays, but the
@@ -150,6 +169,7 @@ func (r *ewls) solve() {
 		}
 	}
 	r.theta = x
+	r.stale = false
 }
 
 // regressionJSON is a regression in a snapshot: θ, the information matrix
@@ -162,6 +182,7 @@ type regressionJSON struct {
 }
 
 func (r *ewls) export() regressionJSON {
+	r.fresh()
 	out := regressionJSON{Theta: append([]float64(nil), r.theta[:r.k]...), B: append([]float64(nil), r.b[:r.k]...), Samples: r.n}
 	for i := range r.k {
 		out.A = append(out.A, r.a[i][:r.k]...)
