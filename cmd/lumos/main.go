@@ -5,6 +5,7 @@
 //	lumos deploy NAME --wasm F.wasm  upload a module and deploy it (or --build DIR, --image REF)
 //	lumos invoke NAME                call a function
 //	lumos list | describe | scale | rm
+//	lumos model [NAME]               what the performance model learned, and its advice
 //
 // This package is the only place that reads flags and the environment and
 // wires the packages together.
@@ -51,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		newDescribeCmd(cf),
 		newScaleCmd(cf),
 		newRmCmd(cf),
+		newModelCmd(cf),
 	)
 	return root
 }

@@ -370,6 +370,23 @@ type ComparisonLine struct {
 	ColdRatio float64     `json:"cold_ratio"`
 }
 
+// CompareSnapshots compares two snapshots made by Export (Compare of a
+// model holding a, with a's environment, against b).
+func CompareSnapshots(a, b []byte, bytes int) (Comparison, error) {
+	tmp := New(Config{Environment: &Environment{}})
+	d, err := tmp.decode(a)
+	if err != nil {
+		return Comparison{}, fmt.Errorf("first snapshot: %w", err)
+	}
+	m := New(Config{Environment: &d.env})
+	m.merge(d)
+	c, err := m.Compare(b, bytes)
+	if err != nil {
+		return Comparison{}, fmt.Errorf("second snapshot: %w", err)
+	}
+	return c, nil
+}
+
 // Compare compares this model with a snapshot made by Export (of another
 // node, or of this one earlier) at requests of bytes: for each key both
 // have, the ratio of this model's predicted warm and cold p50 to the other's.
