@@ -11,7 +11,9 @@ const redecideEvery = 32
 // Choose picks the runtime of an invocation of function (gateway.Chooser).
 // Per payload regime of requestBytes it explores each candidate, round
 // robin, until it has Config.ExploreSamples warm observations there; then it
-// exploits the candidate with the lowest predicted latency at requestBytes,
+// exploits the candidate with the lowest predicted latency at requestBytes
+// (among those that do not fail more often than they succeed; failed calls
+// count as explored),
 // sends one call in Config.ExploreEvery elsewhere, and explores again when
 // the chosen runtime's live error passes Config.ReexploreError. It does not
 // allocate once the function is known.
@@ -31,7 +33,7 @@ func (m *Model) Choose(function string, requestBytes int, candidates []string) i
 	for j := range n {
 		i := (start + j) % n
 		ks := byRuntime[candidates[i]]
-		if ks == nil || ks.warmByRegime[r].Load()-ks.exploreBase[r].Load() < int64(explore) {
+		if ks == nil || ks.tried(r)-ks.exploreBase[r].Load() < int64(explore) {
 			return i
 		}
 	}
@@ -39,7 +41,7 @@ func (m *Model) Choose(function string, requestBytes int, candidates []string) i
 	obs := f.warmObs.Load()
 	idx := int(c.idx.Load()) - 1
 	if idx < 0 || idx >= n || obs-c.at.Load() >= redecideEvery {
-		idx = best(byRuntime, candidates, float64(requestBytes))
+		idx = best(byRuntime, candidates, r, float64(requestBytes))
 		c.idx.Store(int32(idx + 1))
 		c.at.Store(obs)
 	}
@@ -50,7 +52,7 @@ func (m *Model) Choose(function string, requestBytes int, candidates []string) i
 		c.resetAt.Store(obs)
 		for _, name := range candidates {
 			if o := byRuntime[name]; o != nil {
-				o.exploreBase[r].Store(o.warmByRegime[r].Load())
+				o.exploreBase[r].Store(o.tried(r))
 			}
 		}
 		c.idx.Store(0)
@@ -63,12 +65,14 @@ func (m *Model) Choose(function string, requestBytes int, candidates []string) i
 	return idx
 }
 
-// best returns the candidate with the lowest predicted warm latency at reqBytes.
-func best(byRuntime map[string]*keyState, candidates []string, reqBytes float64) int {
+// best returns the candidate with the lowest predicted warm latency at
+// reqBytes, among those that fail at most as often as they succeed in
+// regime r (a runtime that cannot serve the function is never fastest).
+func best(byRuntime map[string]*keyState, candidates []string, r int, reqBytes float64) int {
 	bi, bv := 0, math.Inf(1)
 	for i, name := range candidates {
 		ks := byRuntime[name]
-		if ks == nil || ks.warmN.Load() == 0 {
+		if ks == nil || ks.warmN.Load() == 0 || ks.failByRegime[r].Load() > ks.warmByRegime[r].Load() {
 			continue
 		}
 		if v := ks.predictFast(reqBytes); v < bv {

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/lumos-edge/lumos/invoker"
 )
 
 // serve runs n invocations of fn through Choose, serving each with the
@@ -100,5 +102,29 @@ func BenchmarkChoose(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Choose("f", 1024, candidates)
+	}
+}
+
+// A runtime that fails every call is explored, then never chosen.
+func TestChooseAvoidsFailingRuntime(t *testing.T) {
+	m := newTestModel(Config{})
+	r := rand.New(rand.NewPCG(17, 18))
+	candidates := []string{"broken", "wasm-interp"}
+	now := t0
+	counts := map[string]int{}
+	for range 300 {
+		i := m.Choose("f", 1024, candidates)
+		counts[candidates[i]]++
+		now = now.Add(time.Millisecond)
+		if candidates[i] == "broken" {
+			inv := runtimes["wasm-aot"].warm(r, "f", "broken", 1024, now)
+			inv.Err = invoker.ErrTrap
+			m.Observe(inv)
+			continue
+		}
+		m.Observe(runtimes["wasm-interp"].warm(r, "f", "wasm-interp", 1024, now))
+	}
+	if counts["broken"] > 12 {
+		t.Errorf("a runtime failing every call got %d of 300 calls, want its 10 explorations and bounded exploration only", counts["broken"])
 	}
 }

@@ -220,8 +220,12 @@ type keyState struct {
 	liveErr      atomic.Uint64 // float64 bits of errEWMA
 	scored       atomic.Int64
 	warmByRegime [regimes]atomic.Int64
-	exploreBase  [regimes]atomic.Int64
+	failByRegime [regimes]atomic.Int64
+	exploreBase  [regimes]atomic.Int64 // warm + failed at the last re-exploration
 }
+
+// tried is how many calls of regime r ran here, successful or failed.
+func (ks *keyState) tried(r int) int64 { return ks.warmByRegime[r].Load() + ks.failByRegime[r].Load() }
 
 func (m *Model) newKeyState(k key, fn *fnState) *keyState {
 	ks := &keyState{key: k, fn: fn, coldTotal: m.sk.make(), coldStart: m.sk.make(), residual: m.sk.make(),
@@ -382,6 +386,7 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 	}
 	if inv.Err != nil {
 		ks.failed++
+		ks.failByRegime[regime(inv.RequestBytes)].Add(1)
 		if inv.Start == invoker.StartCold {
 			ks.cold++
 		}
