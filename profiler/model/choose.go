@@ -47,7 +47,7 @@ func (m *Model) Choose(function string, requestBytes int, candidates []string) i
 	}
 	// Re-explore when the chosen runtime's predictions went wrong, at most
 	// once per full exploration's worth of observations.
-	if ks := byRuntime[candidates[idx]]; ks != nil && ks.scored.Load() >= int64(explore) &&
+	if ks := byRuntime[candidates[idx]]; ks != nil && ks.scored.Load() >= robustAfter &&
 		math.Float64frombits(ks.liveErr.Load()) > m.cfg.ReexploreError && obs-c.resetAt.Load() >= int64(2*explore*n) {
 		c.resetAt.Store(obs)
 		for _, name := range candidates {

@@ -110,6 +110,9 @@ type LiveError struct {
 	// CumulativeMAPE is the mean over all Scored predictions.
 	CumulativeMAPE float64 `json:"cumulative_mape"`
 	Scored         int64   `json:"scored"`
+	// DriftResets counts the times the error grew so large that the warm
+	// regressions dropped most of their memory to follow a new behaviour.
+	DriftResets int64 `json:"drift_resets"`
 }
 
 // ArrivalDoc summarizes a function's arrival process (all runtimes).
@@ -192,7 +195,7 @@ func (ks *keyState) doc(bytes int) RuntimeDoc {
 		MemoryBytes:    int64(ks.memEWMA), MemoryMaxBytes: ks.memMax,
 		Samples:    Samples{Cold: ks.cold, Prewarmed: ks.prewarmed, Warm: ks.warm, Errors: ks.failed},
 		Confidence: confidence(max(ks.warm, ks.cold)),
-		Error:      LiveError{MAPE: ks.errEWMA, Scored: ks.errN},
+		Error:      LiveError{MAPE: ks.errEWMA, Scored: ks.errN, DriftResets: ks.drifts},
 	}
 	if ks.errN > 0 {
 		d.Error.CumulativeMAPE = ks.errSum / float64(ks.errN)

@@ -172,13 +172,16 @@ const ewmaAlpha = 0.05
 // additions.
 const decayPeriod = 1024
 
-// Drift reset: when the live error EWMA passes driftError (after at least
-// driftAfter scored predictions, and driftAfter warm samples since the last
-// reset), the regressions keep only driftKeep of their accumulated weight.
+// Drift reset: when the drift signal (an EWMA with driftAlpha of the warm
+// predictions' errors, each capped at 1, counted once the fit has
+// robustAfter samples) passes driftError after at least robustAfter
+// predictions, and driftAfter warm samples since the last reset), the regressions keep only driftKeep of their accumulated weight
+// and do not clip residuals for the next driftAfter samples.
 const (
 	driftError = 0.5
 	driftAfter = 50
-	driftKeep  = 0.02
+	driftKeep  = 0.001
+	driftAlpha = 0.1
 )
 
 // minResidualFit is the warm sample count before residuals are recorded
@@ -209,6 +212,8 @@ type keyState struct {
 	reqEWMA   float64 // request bytes
 	driftAt   int64   // ks.warm at the last drift reset
 	drifts    int64
+	driftErr  float64 // EWMA (driftAlpha) of capped warm errors since the fit has robustAfter samples
+	driftN    int64   // warm predictions in driftErr
 	errEWMA   float64
 	errSum    float64
 	errN      int64
@@ -217,8 +222,8 @@ type keyState struct {
 	coef         [dims]atomic.Uint64 // float64 bits: exec+io+over θ
 	respCoef     [2]atomic.Uint64
 	warmN        atomic.Int64
-	liveErr      atomic.Uint64 // float64 bits of errEWMA
-	scored       atomic.Int64
+	liveErr      atomic.Uint64 // float64 bits of driftErr
+	scored       atomic.Int64  // driftN
 	warmByRegime [regimes]atomic.Int64
 	failByRegime [regimes]atomic.Int64
 	exploreBase  [regimes]atomic.Int64 // warm + failed at the last re-exploration
@@ -418,7 +423,15 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 	var x [dims]float64
 	if ks.exec.n >= 3 {
 		pred := ks.predictMs(req, inv.InFlight)
-		ks.score(pred/1e3, total)
+		e := ks.score(pred/1e3, total)
+		if ks.exec.n >= robustAfter && e >= 0 {
+			// The drift signal: recent errors, each capped at 1 so that
+			// one outlier does not raise it alone.
+			ks.driftErr += driftAlpha * (min(e, 1) - ks.driftErr)
+			ks.driftN++
+			ks.liveErr.Store(math.Float64bits(ks.driftErr))
+			ks.scored.Store(ks.driftN)
+		}
 		if ks.warm >= minResidualFit && pred > 0 && total > 0 {
 			addSketch(ks.residual, total*1e3/pred)
 			ks.residualN++
@@ -426,14 +439,15 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 		}
 	}
 	ks.warm++
-	if ks.errN >= driftAfter && ks.errEWMA > driftError && ks.warm-ks.driftAt >= driftAfter {
+	if ks.driftN >= robustAfter && ks.driftErr > driftError && ks.warm-ks.driftAt >= driftAfter {
 		// The predictions went wrong lately: the behaviour drifted (a
 		// redeploy, a noisy neighbour). Shrink the regressions' memory so
 		// the next samples dominate (covariance resetting).
 		ks.driftAt = ks.warm
 		ks.drifts++
+		ks.driftErr, ks.driftN = 0, 0
 		for _, r := range [...]*ewls{&ks.exec, &ks.io, &ks.over} {
-			r.shrink(driftKeep)
+			r.shrink(driftKeep, driftAfter)
 		}
 	}
 	features(&x, req, float64(inv.ResponseBytes), inv.InFlight)
@@ -461,10 +475,11 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
-// score records the relative error of a prediction made before the update.
-func (ks *keyState) score(pred, observed float64) {
+// score records the relative error of a prediction made before the update
+// and returns it (-1 when observed is not positive).
+func (ks *keyState) score(pred, observed float64) float64 {
 	if !(observed > 0) {
-		return
+		return -1
 	}
 	e := math.Abs(pred-observed) / observed
 	if ks.errN == 0 {
@@ -474,8 +489,7 @@ func (ks *keyState) score(pred, observed float64) {
 	}
 	ks.errSum += e
 	ks.errN++
-	ks.liveErr.Store(math.Float64bits(ks.errEWMA))
-	ks.scored.Store(ks.errN)
+	return e
 }
 
 // fresh brings every regression's θ up to date. Callers hold ks.mu.

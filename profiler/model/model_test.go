@@ -100,7 +100,24 @@ func TestWarmLatencyFollowsDrift(t *testing.T) {
 	}
 	d := runtimeDoc(t, m, "f", "wasm-aot", 16<<10)
 	e, i, o := slow.parts(16 << 10)
-	within(t, "warm p50 after drift", d.WarmP50Ms, e+i+o, 0.15)
+	within(t, "warm p50 after drift", d.WarmP50Ms, e+i+o, 0.05)
+	if d.Error.DriftResets != 0 {
+		t.Errorf("drift resets %d after a 2x change, want 0: forgetting follows it", d.Error.DriftResets)
+	}
+	// A redeploy makes it ten times slower: the live error jumps, the
+	// regressions drop their memory and follow within 100 calls.
+	broken := slow
+	broken.execBase, broken.execPerMiB = 10*slow.execBase, 10*slow.execPerMiB
+	for range 100 {
+		now = now.Add(time.Millisecond)
+		m.Observe(broken.warm(r, "f", "wasm-aot", 16<<10, now))
+	}
+	d = runtimeDoc(t, m, "f", "wasm-aot", 16<<10)
+	e, i, o = broken.parts(16 << 10)
+	within(t, "warm p50 100 calls after a 10x change", d.WarmP50Ms, e+i+o, 0.1)
+	if d.Error.DriftResets != 1 {
+		t.Errorf("drift resets %d after a 10x change, want 1", d.Error.DriftResets)
+	}
 }
 
 func TestColdStartQuantiles(t *testing.T) {

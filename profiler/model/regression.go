@@ -15,13 +15,17 @@ const dims = 4
 // bytes) get a coefficient of 0 instead of an arbitrary one.
 const ridge = 1e-9
 
-// robustAfter is the sample count after which an update's relative residual
-// is clipped to ±robustClip: past the first samples, one slow outlier (a GC
+// robustAfter is the sample count (since the start or a drift reset) after
+// which an update's relative residual is clipped to ±robustClip: past the first samples, one slow outlier (a GC
 // pause, a noisy neighbour's burst) moves the fit no more than a 50% error.
 const (
 	robustAfter = 20
 	robustClip  = 0.5
 )
+
+// minScaled is the sample count from which samples are scaled by the
+// prediction rather than by the observation.
+const minScaled = 3
 
 // ewls is an exponentially weighted least-squares regression on its first
 // k (<= dims) features, updated recursively in information form: a and b
@@ -37,6 +41,7 @@ type ewls struct {
 	b     [dims]float64
 	n     int64 // samples seen
 	stale bool  // θ does not include the latest samples yet
+	clip  int64 // residuals are clipped from this sample count on
 }
 
 // solveEvery: past the first solveAlways samples, θ is solved again every
@@ -47,7 +52,7 @@ const (
 	solveEvery  = 4
 )
 
-func newEWLS(k int) ewls { return ewls{k: k} }
+func newEWLS(k int) ewls { return ewls{k: k, clip: robustAfter} }
 
 // predict returns x·θ.
 func (r *ewls) predict(x *[dims]float64) float64 {
@@ -59,22 +64,31 @@ func (r *ewls) predict(x *[dims]float64) float64 {
 }
 
 // updateRelative adds the sample (x, y), y > 0, fitted on relative error:
-// it enters as (x/y, 1), which minimizes Σ λ^age ((y - x·θ)/y)², so a 1 KiB
-// call counts as much as a 1 MiB one.
+// it enters scaled by s, the current prediction at x (y itself for the
+// first samples), as (x/s, y/s); this minimizes Σ λ^age ((y - x·θ)/s)², so
+// a 1 KiB call counts as much as a 1 MiB one. Scaling by the prediction
+// rather than by y keeps a slow sample's weight that of a fast one at the
+// same size: after a jump in latency the new samples are not discounted.
 func (r *ewls) updateRelative(x *[dims]float64, y, lambda float64) {
 	if !(y > 0) || math.IsInf(y, 0) {
 		return
 	}
+	s := y
+	if r.n >= minScaled {
+		if p := r.predict(x); p > 0 {
+			s = p
+		}
+	}
 	var z [dims]float64
 	for i := range r.k {
-		z[i] = x[i] / y
+		z[i] = x[i] / s
 	}
-	// e = 1 - z·θ is the relative residual (y - ŷ)/y; past the first samples
-	// the target is moved so that it is at most robustClip.
-	target := 1.0
-	if r.n >= robustAfter {
+	// Past the first samples the relative residual (y - ŷ)/s is clipped to
+	// ±robustClip.
+	target := y / s
+	if r.n >= r.clip {
 		fit := r.predict(&z)
-		target = fit + math.Max(-robustClip, math.Min(robustClip, 1-fit))
+		target = fit + math.Max(-robustClip, math.Min(robustClip, target-fit))
 	}
 	r.add(&z, target, lambda)
 }
@@ -110,7 +124,9 @@ func (r *ewls) fresh() {
 
 // shrink scales the accumulated weight by f in (0, 1]: θ stays, but the
 // next samples weigh 1/f times more against the past.
-func (r *ewls) shrink(f float64) {
+// The next unclipped samples are not clipped: they are the new behaviour.
+func (r *ewls) shrink(f float64, unclipped int64) {
+	r.clip = r.n + unclipped
 	for i := range r.k {
 		for j := range r.k {
 			r.a[i][j] *= f
@@ -234,6 +250,7 @@ func (r *ewls) load(j regressionJSON) {
 		copy(r.a[i][:r.k], j.A[i*r.k:(i+1)*r.k])
 	}
 	r.n = j.Samples
+	r.clip = robustAfter
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"time"
@@ -343,8 +342,6 @@ func (ks *keyState) merge(dk *decodedKey) {
 	ks.failed += dk.Samples.Errors
 	ks.residualN = int64(ks.residual.GetCount())
 	ks.publish()
-	ks.liveErr.Store(math.Float64bits(ks.errEWMA))
-	ks.scored.Store(ks.errN)
 }
 
 // Comparison is the result of Compare: per function, runtime and ABI, this
