@@ -3,6 +3,7 @@ module github.com/lumos-edge/lumos
 go 1.26.8
 
 require (
+	github.com/DataDog/sketches-go v1.4.8
 	github.com/containerd/containerd v1.7.35
 	github.com/containerd/containerd/api v1.8.0
 	github.com/distribution/reference v0.6.0

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -63,6 +64,9 @@ type Config struct {
 	// (sdkmetric.WithProducer): it yields the invocation metrics. Shutdown
 	// shuts the readers down. nil: none.
 	MetricReaders func(producer sdkmetric.Producer) []sdkmetric.Reader
+	// Producers yield more metrics (the performance model's) beside the
+	// invocation metrics, at /metrics and to every reader of MetricReaders.
+	Producers []sdkmetric.Producer
 }
 
 // Functions reports the deployed functions' pools, for the gauges of queue
@@ -109,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*Profiler, error) {
 		p.batch = newBatcher(cfg.TraceSender, cfg.Batch, res)
 	}
 	if !cfg.DisableMetrics {
-		if err := p.startMetrics(res, cfg.MetricReaders); err != nil {
+		if err := p.startMetrics(res, cfg.MetricReaders, cfg.Producers); err != nil {
 			p.Shutdown(ctx)
 			return nil, err
 		}
@@ -119,16 +123,20 @@ func New(ctx context.Context, cfg Config) (*Profiler, error) {
 
 // startMetrics builds the meter provider, the Prometheus registry and the
 // invocation metrics' producer.
-func (p *Profiler) startMetrics(res *resource.Resource, readers func(sdkmetric.Producer) []sdkmetric.Reader) error {
+func (p *Profiler) startMetrics(res *resource.Resource, readers func(sdkmetric.Producer) []sdkmetric.Reader, extra []sdkmetric.Producer) error {
 	p.met = newInstruments(time.Now())
+	var producer sdkmetric.Producer = p.met
+	if len(extra) > 0 {
+		producer = producers(append([]sdkmetric.Producer{p.met}, extra...))
+	}
 	reg := prometheus.NewRegistry()
-	prom, err := newPrometheusReader(reg, p.met)
+	prom, err := newPrometheusReader(reg, producer)
 	if err != nil {
 		return err
 	}
 	opts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom)}
 	if readers != nil {
-		for _, r := range readers(p.met) {
+		for _, r := range readers(producer) {
 			opts = append(opts, sdkmetric.WithReader(r))
 		}
 	}
@@ -140,6 +148,22 @@ func (p *Profiler) startMetrics(res *resource.Resource, readers func(sdkmetric.P
 	}
 	p.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return nil
+}
+
+// producers yields the metrics of all its producers, in order.
+type producers []sdkmetric.Producer
+
+// Produce implements sdkmetric.Producer; it stops at the first error.
+func (ps producers) Produce(ctx context.Context) ([]metricdata.ScopeMetrics, error) {
+	var out []metricdata.ScopeMetrics
+	for _, p := range ps {
+		sm, err := p.Produce(ctx)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, sm...)
+	}
+	return out, nil
 }
 
 // MetricsHandler serves the metrics in Prometheus's text format; nil when

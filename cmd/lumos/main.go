@@ -6,6 +6,7 @@
 //	lumos invoke NAME                call a function
 //	lumos list | describe | scale | rm
 //	lumos bench [--quick] [--url URL]   benchmark the runtimes and write a report
+//	lumos model [NAME]               what the performance model learned, and its advice
 //
 // This package is the only place that reads flags and the environment and
 // wires the packages together.
@@ -53,6 +54,7 @@ func newRootCmd() *cobra.Command {
 		newScaleCmd(cf),
 		newRmCmd(cf),
 		newBenchCmd(),
+		newModelCmd(cf),
 	)
 	return root
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/lumos-edge/lumos/invoker/wasm"
 	"github.com/lumos-edge/lumos/pool"
 	"github.com/lumos-edge/lumos/profiler"
+	"github.com/lumos-edge/lumos/profiler/model"
 )
 
 // passwordFile holds the admin password inside the data dir (mode 0600), so
@@ -51,6 +52,9 @@ type serveOptions struct {
 	logOut         io.Writer
 	// metrics records metrics and serves /metrics.
 	metrics bool
+	// model runs the performance model (fed by every invocation, persisted
+	// in the store).
+	model bool
 	// getenv reads the OTEL_* variables; nil means os.Getenv.
 	getenv func(string) string
 }
@@ -98,6 +102,7 @@ func newServeCmd() *cobra.Command {
 		"containerd socket of the container runtime (env LUMOS_CONTAINERD); when absent, deployments to it answer 503")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&o.metrics, "metrics", true, "record metrics and serve them at /metrics (traces follow the OTEL_* environment)")
+	fl.BoolVar(&o.model, "model", true, "learn the performance model from every invocation (lumos model), persisted in the data dir")
 	return cmd
 }
 
@@ -111,6 +116,9 @@ type server struct {
 	rts     []*wasm.Runtime
 	ctr     *container.Runtime
 	prof    *profiler.Profiler // nil: no telemetry
+	model   *model.Model       // nil: --model=false
+	saver   *modelSaver
+	log     *slog.Logger
 	done    chan error
 }
 
@@ -126,7 +134,7 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 	}
 	logger := slog.New(slog.NewTextHandler(o.logOut, &slog.HandlerOptions{Level: level}))
 
-	s := &server{done: make(chan error, 1)}
+	s := &server{done: make(chan error, 1), log: logger}
 	defer func() {
 		if err != nil {
 			s.Close(context.WithoutCancel(ctx))
@@ -182,6 +190,11 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
+	if o.model {
+		s.model = model.New(model.Config{})
+		loadModel(s.st, s.model, logger)
+		tcfg.Producers = append(tcfg.Producers, s.model)
+	}
 	var recorder gateway.Recorder
 	var metrics http.Handler
 	if tcfg.TraceSender != nil || !tcfg.DisableMetrics {
@@ -190,12 +203,24 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 		}
 		recorder, metrics = s.prof, s.prof.MetricsHandler()
 	}
+	if s.model != nil {
+		recorder = modelRecorder{model: s.model, next: recorder}
+	}
 
+	var chooser gateway.Chooser
+	var gwModel gateway.Model
+	var keepAlive gateway.KeepAlive
+	if s.model != nil { // never a nil *model.Model in an interface
+		chooser, gwModel, keepAlive = s.model, s.model, s.model
+	}
 	s.gw, err = gateway.New(ctx, gateway.Config{
 		Runtimes:         runtimes,
 		DefaultRuntime:   o.defaultRuntime,
 		Store:            s.st,
 		Recorder:         recorder,
+		Chooser:          chooser,
+		Model:            gwModel,
+		KeepAlive:        keepAlive,
 		Metrics:          metrics,
 		Credentials:      gateway.Credentials{User: s.creds.User, Password: s.creds.Password},
 		MaxBodyBytes:     o.maxBody,
@@ -213,6 +238,9 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 		if err := s.prof.ObserveFunctions(s.gw); err != nil {
 			return nil, err
 		}
+	}
+	if s.model != nil {
+		s.saver = startModelSaver(s.st, s.model, modelSaveInterval, logger)
 	}
 	if o.bundled {
 		if s.bundled, err = deployBundled(ctx, s.gw, o.defaultRuntime); err != nil {
@@ -309,6 +337,15 @@ func (s *server) Close(ctx context.Context) error {
 			errs = append(errs, s.gw.Shutdown(ctx))
 		}
 		errs = append(errs, s.gw.Close(ctx))
+	}
+	if s.saver != nil {
+		s.saver.Stop()
+	}
+	if s.model != nil && s.st != nil && s.gw != nil {
+		// The gateway records no more: this snapshot has everything.
+		if err := saveModel(s.st, s.model); err != nil {
+			errs = append(errs, fmt.Errorf("save the model: %w", err))
+		}
 	}
 	if s.prof != nil {
 		errs = append(errs, s.prof.Shutdown(ctx)) // flush: the gateway records no more

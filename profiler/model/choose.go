@@ -1,0 +1,83 @@
+package model
+
+import (
+	"math"
+)
+
+// redecideEvery is how many warm observations of a function pass before
+// Choose recomputes a regime's cached decision.
+const redecideEvery = 32
+
+// Choose picks the runtime of an invocation of function (gateway.Chooser).
+// Per payload regime of requestBytes it explores each candidate, round
+// robin, until it has Config.ExploreSamples warm observations there; then it
+// exploits the candidate with the lowest predicted latency at requestBytes
+// (among those that do not fail more often than they succeed; failed calls
+// count as explored),
+// sends one call in Config.ExploreEvery elsewhere, and explores again when
+// the chosen runtime's live error passes Config.ReexploreError. It does not
+// allocate once the function is known.
+func (m *Model) Choose(function string, requestBytes int, candidates []string) int {
+	n := len(candidates)
+	if n <= 1 {
+		return 0
+	}
+	f := m.fn(function)
+	r := regime(requestBytes)
+	c := &f.choice[r]
+	byRuntime := *f.byRuntime.Load()
+	explore := m.cfg.ExploreSamples
+
+	// Explore: round robin over the candidates short of samples here.
+	start := int(c.rr.Add(1))
+	for j := range n {
+		i := (start + j) % n
+		ks := byRuntime[candidates[i]]
+		if ks == nil || ks.tried(r)-ks.exploreBase[r].Load() < int64(explore) {
+			return i
+		}
+	}
+
+	obs := f.warmObs.Load()
+	idx := int(c.idx.Load()) - 1
+	if idx < 0 || idx >= n || obs-c.at.Load() >= redecideEvery {
+		idx = best(byRuntime, candidates, r, float64(requestBytes))
+		c.idx.Store(int32(idx + 1))
+		c.at.Store(obs)
+	}
+	// Re-explore when the chosen runtime's predictions went wrong, at most
+	// once per full exploration's worth of observations.
+	if ks := byRuntime[candidates[idx]]; ks != nil && ks.scored.Load() >= robustAfter &&
+		math.Float64frombits(ks.liveErr.Load()) > m.cfg.ReexploreError && obs-c.resetAt.Load() >= int64(2*explore*n) {
+		c.resetAt.Store(obs)
+		for _, name := range candidates {
+			if o := byRuntime[name]; o != nil {
+				o.exploreBase[r].Store(o.tried(r))
+			}
+		}
+		c.idx.Store(0)
+		return (idx + 1) % n
+	}
+	// Bounded exploration: one call in ExploreEvery goes to another candidate.
+	if calls := f.calls.Add(1); calls%uint64(m.cfg.ExploreEvery) == 0 {
+		return (idx + 1 + int(calls/uint64(m.cfg.ExploreEvery))%(n-1)) % n
+	}
+	return idx
+}
+
+// best returns the candidate with the lowest predicted warm latency at
+// reqBytes, among those that fail at most as often as they succeed in
+// regime r (a runtime that cannot serve the function is never fastest).
+func best(byRuntime map[string]*keyState, candidates []string, r int, reqBytes float64) int {
+	bi, bv := 0, math.Inf(1)
+	for i, name := range candidates {
+		ks := byRuntime[name]
+		if ks == nil || ks.warmN.Load() == 0 || ks.failByRegime[r].Load() > ks.warmByRegime[r].Load() {
+			continue
+		}
+		if v := ks.predictFast(reqBytes); v < bv {
+			bi, bv = i, v
+		}
+	}
+	return bi
+}

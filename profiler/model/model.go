@@ -1,0 +1,539 @@
+// Package model is Lumos's performance model: learned online from every
+// invocation record, per function, runtime and ABI, it predicts cold-start
+// and warm latency (as a function of request and response bytes and of the
+// concurrency in flight), memory per instance and the arrival process;
+// relates runtimes to each other across functions; scores its own
+// predictions on live traffic; and acts on what it learned, choosing the
+// runtime of functions deployed as "auto" (gateway.Chooser) and planning
+// idle timeouts and prewarmed instances (gateway.KeepAlive). Its state
+// exports to and imports from a versioned JSON snapshot.
+//
+// RATIONALE.md states the model's assumptions and where it will be wrong.
+package model
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+
+	"github.com/lumos-edge/lumos/gateway"
+	"github.com/lumos-edge/lumos/invoker"
+	"github.com/lumos-edge/lumos/pool"
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultForgetting     = 0.995
+	DefaultExploreSamples = 10
+	DefaultReexploreError = 0.5
+	DefaultExploreEvery   = 200
+	DefaultMinIdle        = time.Second
+	DefaultMaxIdle        = 10 * time.Minute
+	DefaultIdleMargin     = 1.5
+	// DefaultInstanceMemory is assumed per instance when the model has not
+	// seen a function's memory yet.
+	DefaultInstanceMemory = 64 << 20
+)
+
+// Config configures a Model. The zero value is ready to use.
+type Config struct {
+	// Environment is the machine the model learns on; nil means
+	// CurrentEnvironment() (tests inject a fixed one).
+	Environment *Environment
+	// Forgetting is the regressions' forgetting factor λ in (0, 1]: a sample
+	// n invocations old weighs λ^n. Default DefaultForgetting (about the
+	// last 200 invocations).
+	Forgetting float64
+	// ExploreSamples is how many warm invocations each candidate runtime of
+	// an "auto" function gets in a payload regime before Choose exploits.
+	ExploreSamples int
+	// ReexploreError is the live error (EWMA of |predicted-observed|/observed)
+	// of the chosen runtime above which Choose explores again.
+	ReexploreError float64
+	// ExploreEvery: one call in ExploreEvery goes to another candidate than
+	// the chosen one, so drift on the others is noticed.
+	ExploreEvery int
+	// DefaultIdle is the idle timeout planned for functions whose arrivals
+	// are unknown or rare; default pool.DefaultIdleTimeout.
+	DefaultIdle time.Duration
+	// MinIdle and MaxIdle bound every planned idle timeout.
+	MinIdle, MaxIdle time.Duration
+	// IdleMargin multiplies the p99 inter-arrival time into an idle timeout.
+	IdleMargin float64
+	// MemoryBudget bounds the memory of all prewarmed instances together,
+	// in bytes; 0 means no bound.
+	MemoryBudget int64
+	// Now is the clock of Overview and Function (their recommendations);
+	// nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Forgetting <= 0 || c.Forgetting > 1 {
+		c.Forgetting = DefaultForgetting
+	}
+	if c.ExploreSamples <= 0 {
+		c.ExploreSamples = DefaultExploreSamples
+	}
+	if c.ReexploreError <= 0 {
+		c.ReexploreError = DefaultReexploreError
+	}
+	if c.ExploreEvery <= 0 {
+		c.ExploreEvery = DefaultExploreEvery
+	}
+	if c.DefaultIdle <= 0 {
+		c.DefaultIdle = pool.DefaultIdleTimeout
+	}
+	if c.MinIdle <= 0 {
+		c.MinIdle = DefaultMinIdle
+	}
+	if c.MaxIdle < c.MinIdle {
+		c.MaxIdle = max(DefaultMaxIdle, c.MinIdle)
+	}
+	if c.IdleMargin < 1 {
+		c.IdleMargin = DefaultIdleMargin
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Model is the learned performance model. It is safe for concurrent use.
+type Model struct {
+	cfg Config
+	env Environment
+	sk  sketches
+
+	mu   sync.Mutex                          // serializes additions to keys and fns
+	keys atomic.Pointer[map[key]*keyState]   // copy on write
+	fns  atomic.Pointer[map[string]*fnState] // copy on write
+
+	originMu sync.Mutex
+	origins  []Environment // environments of imported snapshots
+}
+
+var (
+	_ gateway.Chooser   = (*Model)(nil)
+	_ gateway.Model     = (*Model)(nil)
+	_ gateway.KeepAlive = (*Model)(nil)
+)
+
+// New returns an empty model.
+func New(cfg Config) *Model {
+	cfg.defaults()
+	m := &Model{cfg: cfg, sk: newSketches()}
+	if cfg.Environment != nil {
+		m.env = *cfg.Environment
+	} else {
+		m.env = CurrentEnvironment()
+	}
+	keys := map[key]*keyState{}
+	fns := map[string]*fnState{}
+	m.keys.Store(&keys)
+	m.fns.Store(&fns)
+	return m
+}
+
+// Environment returns the environment the model learns on.
+func (m *Model) Environment() Environment { return m.env }
+
+// key identifies what the model learns separately.
+type key struct {
+	function, runtime string
+	abi               invoker.ABI
+}
+
+// coldPhases are the cold-start phases with a sketch each.
+var coldPhases = [...]invoker.PhaseName{invoker.PhaseCompile, invoker.PhaseCacheLoad, invoker.PhaseInstantiate,
+	invoker.PhaseContainerCreate, invoker.PhaseTaskCreate, invoker.PhaseTaskStart, invoker.PhaseFirstReady}
+
+// Payload regimes of Choose: request bodies < 4 KiB, < 64 KiB, < 1 MiB, larger.
+const regimes = 4
+
+func regime(requestBytes int) int {
+	switch {
+	case requestBytes < 4<<10:
+		return 0
+	case requestBytes < 64<<10:
+		return 1
+	case requestBytes < 1<<20:
+		return 2
+	}
+	return 3
+}
+
+// Smoothing of the EWMAs (live error, memory, request size, arrival rate).
+const ewmaAlpha = 0.05
+
+// Residual and inter-arrival sketches halve their counts every decayPeriod
+// additions.
+const decayPeriod = 1024
+
+// Drift reset: when the drift signal (an EWMA with driftAlpha of the warm
+// predictions' errors, each capped at 1, counted once the fit has
+// robustAfter samples) passes driftError after at least robustAfter
+// predictions, and driftAfter warm samples since the last reset), the regressions keep only driftKeep of their accumulated weight
+// and do not clip residuals for the next driftAfter samples.
+const (
+	driftError = 0.5
+	driftAfter = 50
+	driftKeep  = 0.001
+	driftAlpha = 0.1
+)
+
+// minResidualFit is the warm sample count before residuals are recorded
+// (before it the fit itself is still moving).
+const minResidualFit = 10
+
+// keyState is what the model learned about one function on one runtime and ABI.
+type keyState struct {
+	key
+	fn *fnState
+
+	mu        sync.Mutex
+	cold      int64
+	prewarmed int64
+	warm      int64
+	failed    int64
+	coldTotal *ddsketch.DDSketch // whole cold invocations, seconds
+	coldStart *ddsketch.DDSketch // sum of the cold-start phases, seconds
+	coldPhase [len(coldPhases)]*ddsketch.DDSketch
+	exec, io  ewls // milliseconds
+	over      ewls // gateway overhead: total minus the phases, milliseconds
+	resp      ewls // response MiB from [1, request MiB]
+	residual  *ddsketch.DDSketch
+	residualN int64
+	memEWMA   float64
+	memMax    int64
+	memN      int64
+	reqEWMA   float64 // request bytes
+	driftAt   int64   // ks.warm at the last drift reset
+	drifts    int64
+	driftErr  float64 // EWMA (driftAlpha) of capped warm errors since the fit has robustAfter samples
+	driftN    int64   // warm predictions in driftErr
+	errEWMA   float64
+	errSum    float64
+	errN      int64
+
+	// Published after each update for the lock-free readers (Choose, metrics).
+	coef         [dims]atomic.Uint64 // float64 bits: exec+io+over θ
+	respCoef     [2]atomic.Uint64
+	warmN        atomic.Int64
+	liveErr      atomic.Uint64 // float64 bits of driftErr
+	scored       atomic.Int64  // driftN
+	warmByRegime [regimes]atomic.Int64
+	failByRegime [regimes]atomic.Int64
+	exploreBase  [regimes]atomic.Int64 // warm + failed at the last re-exploration
+}
+
+// tried is how many calls of regime r ran here, successful or failed.
+func (ks *keyState) tried(r int) int64 { return ks.warmByRegime[r].Load() + ks.failByRegime[r].Load() }
+
+func (m *Model) newKeyState(k key, fn *fnState) *keyState {
+	ks := &keyState{key: k, fn: fn, coldTotal: m.sk.make(), coldStart: m.sk.make(), residual: m.sk.make(),
+		exec: newEWLS(dims), io: newEWLS(dims), over: newEWLS(dims), resp: newEWLS(2)}
+	for i := range ks.coldPhase {
+		ks.coldPhase[i] = m.sk.make()
+	}
+	return ks
+}
+
+// fnState is what the model learned about one function on all runtimes:
+// its arrivals, and the state of Choose.
+type fnState struct {
+	name string
+
+	mu        sync.Mutex
+	inter     *ddsketch.DDSketch // inter-arrival times, seconds
+	interN    int64
+	last      time.Time
+	meanInter float64 // EWMA, seconds
+
+	byRuntime atomic.Pointer[map[string]*keyState] // the latest key per runtime; copy on write
+	calls     atomic.Uint64
+	warmObs   atomic.Int64
+	choice    [regimes]choice
+}
+
+// choice is Choose's cached decision for one payload regime.
+type choice struct {
+	idx     atomic.Int32 // chosen candidate + 1; 0: none yet
+	at      atomic.Int64 // fnState.warmObs when decided
+	resetAt atomic.Int64 // fnState.warmObs at the last re-exploration
+	rr      atomic.Uint32
+}
+
+// fn returns name's state, creating it.
+func (m *Model) fn(name string) *fnState {
+	if f, ok := (*m.fns.Load())[name]; ok {
+		return f
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.fns.Load()
+	if f, ok := old[name]; ok {
+		return f
+	}
+	f := &fnState{name: name, inter: m.sk.make()}
+	empty := map[string]*keyState{}
+	f.byRuntime.Store(&empty)
+	next := make(map[string]*fnState, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[name] = f
+	m.fns.Store(&next)
+	return f
+}
+
+// key returns k's state, creating it.
+func (m *Model) key(k key) *keyState {
+	if ks, ok := (*m.keys.Load())[k]; ok {
+		return ks
+	}
+	f := m.fn(k.function)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.keys.Load()
+	if ks, ok := old[k]; ok {
+		return ks
+	}
+	ks := m.newKeyState(k, f)
+	next := make(map[key]*keyState, len(old)+1)
+	for kk, v := range old {
+		next[kk] = v
+	}
+	next[k] = ks
+	m.keys.Store(&next)
+	m.setRuntime(f, ks)
+	return ks
+}
+
+// setRuntime makes ks the key Choose reads for its runtime. Callers hold m.mu.
+func (m *Model) setRuntime(f *fnState, ks *keyState) {
+	old := *f.byRuntime.Load()
+	if old[ks.runtime] == ks {
+		return
+	}
+	next := make(map[string]*keyState, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[ks.runtime] = ks
+	f.byRuntime.Store(&next)
+}
+
+// features fills x for a call of reqBytes with respBytes in flight inflight.
+func features(x *[dims]float64, reqBytes, respBytes float64, inflight int) {
+	x[0] = 1
+	x[1] = reqBytes / (1 << 20)
+	x[2] = respBytes / (1 << 20)
+	x[3] = float64(max(inflight, 1) - 1)
+}
+
+// Observe learns from one invocation record. It reads inv synchronously and
+// keeps nothing of it; it is safe to call from many goroutines.
+func (m *Model) Observe(inv *invoker.Invocation) {
+	if inv == nil || inv.Function == "" {
+		return
+	}
+	ks := m.key(key{inv.Function, inv.Runtime, inv.ABI})
+	if (*ks.fn.byRuntime.Load())[inv.Runtime] != ks {
+		m.mu.Lock()
+		m.setRuntime(ks.fn, ks)
+		m.mu.Unlock()
+	}
+	m.observeArrival(ks.fn, inv.Begin)
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	ks.observe(inv, m.cfg.Forgetting)
+}
+
+func (m *Model) observeArrival(f *fnState, begin time.Time) {
+	if begin.IsZero() {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.last.IsZero() {
+		d := begin.Sub(f.last).Seconds()
+		if d < 0 { // records of concurrent calls arrive out of order
+			d = 0
+		}
+		addSketch(f.inter, d)
+		f.interN++
+		decay(f.inter, f.interN, decayPeriod)
+		if f.interN == 1 {
+			f.meanInter = d
+		} else {
+			f.meanInter += ewmaAlpha * (d - f.meanInter)
+		}
+	}
+	if begin.After(f.last) {
+		f.last = begin
+	}
+}
+
+// observe updates ks from inv. Callers hold ks.mu.
+func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
+	total := inv.Total.Seconds()
+	if inv.MemoryBytes > 0 {
+		if ks.memN == 0 {
+			ks.memEWMA = float64(inv.MemoryBytes)
+		} else {
+			ks.memEWMA += ewmaAlpha * (float64(inv.MemoryBytes) - ks.memEWMA)
+		}
+		ks.memMax = max(ks.memMax, inv.MemoryBytes)
+		ks.memN++
+	}
+	if inv.Err != nil {
+		ks.failed++
+		ks.failByRegime[regime(inv.RequestBytes)].Add(1)
+		if inv.Start == invoker.StartCold {
+			ks.cold++
+		}
+		return
+	}
+	switch inv.Start {
+	case invoker.StartCold:
+		if ks.coldTotal.GetCount() >= 1 {
+			ks.score(quantile(ks.coldTotal, 0.5), total)
+		}
+		ks.cold++
+		addSketch(ks.coldTotal, total)
+		var sum float64
+		for i, p := range coldPhases {
+			if d := inv.Phases.Get(p); d > 0 {
+				addSketch(ks.coldPhase[i], d.Seconds())
+				sum += d.Seconds()
+			}
+		}
+		addSketch(ks.coldStart, sum)
+		return
+	case invoker.StartPrewarmed:
+		ks.prewarmed++
+	case invoker.StartWarm:
+	default:
+		return
+	}
+	req := float64(inv.RequestBytes)
+	var x [dims]float64
+	if ks.exec.n >= 3 {
+		pred := ks.predictMs(req, inv.InFlight)
+		e := ks.score(pred/1e3, total)
+		if ks.exec.n >= robustAfter && e >= 0 {
+			// The drift signal: recent errors, each capped at 1 so that
+			// one outlier does not raise it alone.
+			ks.driftErr += driftAlpha * (min(e, 1) - ks.driftErr)
+			ks.driftN++
+			ks.liveErr.Store(math.Float64bits(ks.driftErr))
+			ks.scored.Store(ks.driftN)
+		}
+		if ks.warm >= minResidualFit && pred > 0 && total > 0 {
+			addSketch(ks.residual, total*1e3/pred)
+			ks.residualN++
+			decay(ks.residual, ks.residualN, decayPeriod)
+		}
+	}
+	ks.warm++
+	if ks.driftN >= robustAfter && ks.driftErr > driftError && ks.warm-ks.driftAt >= driftAfter {
+		// The predictions went wrong lately: the behaviour drifted (a
+		// redeploy, a noisy neighbour). Shrink the regressions' memory so
+		// the next samples dominate (covariance resetting).
+		ks.driftAt = ks.warm
+		ks.drifts++
+		ks.driftErr, ks.driftN = 0, 0
+		for _, r := range [...]*ewls{&ks.exec, &ks.io, &ks.over} {
+			r.shrink(driftKeep, driftAfter)
+		}
+	}
+	features(&x, req, float64(inv.ResponseBytes), inv.InFlight)
+	exec := inv.Phases.Get(invoker.PhaseExecute)
+	io := inv.Phases.Get(invoker.PhaseRequestWrite) + inv.Phases.Get(invoker.PhaseResponseRead)
+	var phases time.Duration
+	for _, p := range inv.Phases.Phases() {
+		phases += p.Duration
+	}
+	ks.exec.updateRelative(&x, ms(exec), lambda)
+	ks.io.updateRelative(&x, ms(io), lambda)
+	ks.over.updateRelative(&x, ms(inv.Total-phases), lambda)
+	rx := [dims]float64{1, x[1]}
+	ks.resp.update(&rx, x[2], lambda)
+	if ks.warm == 1 {
+		ks.reqEWMA = req
+	} else {
+		ks.reqEWMA += ewmaAlpha * (req - ks.reqEWMA)
+	}
+	ks.publish()
+	r := regime(inv.RequestBytes)
+	ks.warmByRegime[r].Add(1)
+	ks.fn.warmObs.Add(1)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// score records the relative error of a prediction made before the update
+// and returns it (-1 when observed is not positive).
+func (ks *keyState) score(pred, observed float64) float64 {
+	if !(observed > 0) {
+		return -1
+	}
+	e := math.Abs(pred-observed) / observed
+	if ks.errN == 0 {
+		ks.errEWMA = e
+	} else {
+		ks.errEWMA += ewmaAlpha * (e - ks.errEWMA)
+	}
+	ks.errSum += e
+	ks.errN++
+	return e
+}
+
+// fresh brings every regression's θ up to date. Callers hold ks.mu.
+func (ks *keyState) fresh() {
+	for _, r := range [...]*ewls{&ks.exec, &ks.io, &ks.over, &ks.resp} {
+		r.fresh()
+	}
+}
+
+// publish stores the warm prediction's coefficients for the lock-free readers.
+func (ks *keyState) publish() {
+	for i := range dims {
+		ks.coef[i].Store(math.Float64bits(ks.exec.theta[i] + ks.io.theta[i] + ks.over.theta[i]))
+	}
+	ks.respCoef[0].Store(math.Float64bits(ks.resp.theta[0]))
+	ks.respCoef[1].Store(math.Float64bits(ks.resp.theta[1]))
+	ks.warmN.Store(ks.warm)
+}
+
+// responseMiB predicts the response size of a request of reqMiB. Callers hold ks.mu.
+func (ks *keyState) responseMiB(reqMiB float64) float64 {
+	x := [dims]float64{1, reqMiB}
+	return math.Max(0, ks.resp.predict(&x))
+}
+
+// predictParts returns the predicted execute, I/O and overhead times in
+// milliseconds of a warm call of reqBytes with inflight in flight. Callers hold ks.mu.
+func (ks *keyState) predictParts(reqBytes float64, inflight int) (exec, io, over float64) {
+	var x [dims]float64
+	features(&x, reqBytes, 0, inflight)
+	x[2] = ks.responseMiB(x[1])
+	return math.Max(0, ks.exec.predict(&x)), math.Max(0, ks.io.predict(&x)), math.Max(0, ks.over.predict(&x))
+}
+
+// predictMs is the predicted warm latency in milliseconds. Callers hold ks.mu.
+func (ks *keyState) predictMs(reqBytes float64, inflight int) float64 {
+	e, i, o := ks.predictParts(reqBytes, inflight)
+	return e + i + o
+}
+
+// predictFast is predictMs from the published coefficients, without a lock.
+func (ks *keyState) predictFast(reqBytes float64) float64 {
+	reqMiB := reqBytes / (1 << 20)
+	resp := math.Max(0, math.Float64frombits(ks.respCoef[0].Load())+math.Float64frombits(ks.respCoef[1].Load())*reqMiB)
+	return math.Float64frombits(ks.coef[0].Load()) + math.Float64frombits(ks.coef[1].Load())*reqMiB +
+		math.Float64frombits(ks.coef[2].Load())*resp
+}
