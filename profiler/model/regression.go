@@ -12,7 +12,10 @@ const dims = 4
 // ridge is the regularization of the normal equations, relative to the
 // information matrix's trace: directions the traffic never excites (a
 // constant in-flight count, response bytes that always follow request
-// bytes) get a coefficient of 0 instead of an arbitrary one.
+// bytes) get a coefficient of 0 instead of an arbitrary one. The intercept
+// (feature 0, always 1) is not regularized: a feature collinear with it (a
+// steady in-flight count above one) must not take a share of the constant
+// latency, or every prediction at one in flight is too low.
 const ridge = 1e-9
 
 // robustAfter is the sample count (since the start or a drift reset) after
@@ -148,7 +151,7 @@ func (r *ewls) solve() {
 	for i := range k {
 		for j := 0; j <= i; j++ {
 			s := r.a[i][j]
-			if i == j {
+			if i == j && i > 0 {
 				s += eps
 			}
 			for p := range j {
