@@ -12,8 +12,9 @@ const redecideEvery = 32
 // Per payload regime of requestBytes it explores each candidate, round
 // robin, until it has Config.ExploreSamples warm observations there; then it
 // exploits the candidate with the lowest predicted latency at requestBytes
-// (among those that do not fail more often than they succeed; failed calls
-// count as explored),
+// (among those whose recent rate of runtime failures is at most one half;
+// failed calls count as explored, and toward recomputing the decision; a
+// 4xx or a 429 is not the runtime's failure),
 // sends one call in Config.ExploreEvery elsewhere, and explores again when
 // the chosen runtime's live error passes Config.ReexploreError. It does not
 // allocate once the function is known.
@@ -65,14 +66,17 @@ func (m *Model) Choose(function string, requestBytes int, candidates []string) i
 	return idx
 }
 
+// maxFailRate is the recent failure rate above which best passes a runtime over.
+const maxFailRate = 0.5
+
 // best returns the candidate with the lowest predicted warm latency at
-// reqBytes, among those that fail at most as often as they succeed in
-// regime r (a runtime that cannot serve the function is never fastest).
+// reqBytes, among those whose recent failure rate in regime r is at most
+// maxFailRate (a runtime that cannot serve the function is never fastest).
 func best(byRuntime map[string]*keyState, candidates []string, r int, reqBytes float64) int {
 	bi, bv := 0, math.Inf(1)
 	for i, name := range candidates {
 		ks := byRuntime[name]
-		if ks == nil || ks.warmN.Load() == 0 || ks.failByRegime[r].Load() > ks.warmByRegime[r].Load() {
+		if ks == nil || ks.warmN.Load() == 0 || math.Float64frombits(ks.failRate[r].Load()) > maxFailRate {
 			continue
 		}
 		if v := ks.predictFast(reqBytes); v < bv {

@@ -1,8 +1,14 @@
 package model
 
 import (
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/lumos-edge/lumos/invoker"
+	"github.com/lumos-edge/lumos/pool"
 )
 
 // At a steady concurrency above one, the in-flight feature is constant and
@@ -26,5 +32,65 @@ func TestSteadyConcurrencyKeepsIntercept(t *testing.T) {
 		ks.mu.Unlock()
 		within(t, "predicted warm ms at one in flight", got, 1.05, 0.05)
 		within(t, "predictFast", ks.predictFast(1024), 1.05, 0.05)
+	}
+}
+
+// serveFailing is serve where calls to the runtimes in failing answer with
+// the given error and status instead.
+func serveFailing(m *Model, r *rand.Rand, fn string, n int, candidates []string, truths map[string]truth, now *time.Time, failing map[string]bool, err error, status int) map[string]int {
+	counts := map[string]int{}
+	for range n {
+		i := m.Choose(fn, 1024, candidates)
+		rt := candidates[i]
+		counts[rt]++
+		*now = now.Add(time.Millisecond)
+		inv := truths[rt].warm(r, fn, rt, 1024, *now)
+		if failing[rt] {
+			inv.Err, inv.Status = err, status
+		}
+		m.Observe(inv)
+	}
+	return counts
+}
+
+// A runtime that was fastest and then fails every call stops being chosen
+// within a few dozen calls (review finding 2).
+func TestChooseLeavesFailingRuntime(t *testing.T) {
+	m := newTestModel(Config{})
+	r := rand.New(rand.NewPCG(3, 4))
+	candidates := []string{"a", "b"}
+	truths := map[string]truth{"a": {execBase: 1, ioBase: 0.1, respRatio: 1}, "b": {execBase: 3, ioBase: 0.1, respRatio: 1}}
+	now := t0
+	if c := serve(m, r, "f", 2000, 1024, candidates, truths, &now); c["a"] < 1900 {
+		t.Fatalf("before the failures: %v, want a chosen", c)
+	}
+	c := serveFailing(m, r, "f", 5000, candidates, truths, &now, map[string]bool{"a": true}, fmt.Errorf("call: %w", invoker.ErrTrap), 502)
+	if c["a"] > 150 {
+		t.Errorf("a fails every call but got %d of 5000 calls: %v", c["a"], c)
+	}
+}
+
+// Overload and client errors (429, 400, 413) are not the runtime's failures:
+// they do not move Choose off the fastest runtime.
+func TestChooseIgnoresClientAndOverloadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+	}{
+		{fmt.Errorf("queue: %w", pool.ErrQueueFull), 429},
+		{fmt.Errorf("queue: %w", pool.ErrQueueTimeout), 429},
+		{errors.New("bad request: body"), 400},
+		{errors.New("too large: body"), 413},
+	} {
+		m := newTestModel(Config{})
+		r := rand.New(rand.NewPCG(5, 6))
+		candidates := []string{"a", "b"}
+		truths := map[string]truth{"a": {execBase: 1, ioBase: 0.1, respRatio: 1}, "b": {execBase: 3, ioBase: 0.1, respRatio: 1}}
+		now := t0
+		serve(m, r, "f", 300, 1024, candidates, truths, &now)
+		c := serveFailing(m, r, "f", 2000, candidates, truths, &now, map[string]bool{"a": true}, tc.err, tc.status)
+		if c["a"] < 1900 {
+			t.Errorf("%d %v: a got %d of 2000 calls, want it kept: %v", tc.status, tc.err, c["a"], c)
+		}
 	}
 }

@@ -12,6 +12,8 @@
 package model
 
 import (
+	"context"
+	"errors"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -226,7 +228,8 @@ type keyState struct {
 	scored       atomic.Int64  // driftN
 	warmByRegime [regimes]atomic.Int64
 	failByRegime [regimes]atomic.Int64
-	exploreBase  [regimes]atomic.Int64 // warm + failed at the last re-exploration
+	failRate     [regimes]atomic.Uint64 // float64 bits: EWMA (failAlpha) of runtime failures per call
+	exploreBase  [regimes]atomic.Int64  // warm + failed at the last re-exploration
 }
 
 // tried is how many calls of regime r ran here, successful or failed.
@@ -254,7 +257,7 @@ type fnState struct {
 
 	byRuntime atomic.Pointer[map[string]*keyState] // the latest key per runtime; copy on write
 	calls     atomic.Uint64
-	warmObs   atomic.Int64
+	warmObs   atomic.Int64 // observations Choose counts toward redeciding: warm calls and runtime failures
 	choice    [regimes]choice
 }
 
@@ -390,11 +393,17 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 		ks.memN++
 	}
 	if inv.Err != nil {
+		if !runtimeFailure(inv) {
+			return
+		}
 		ks.failed++
-		ks.failByRegime[regime(inv.RequestBytes)].Add(1)
+		r := regime(inv.RequestBytes)
+		ks.failByRegime[r].Add(1)
+		ks.outcome(r, true)
 		if inv.Start == invoker.StartCold {
 			ks.cold++
 		}
+		ks.fn.warmObs.Add(1)
 		return
 	}
 	switch inv.Start {
@@ -470,7 +479,36 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 	ks.publish()
 	r := regime(inv.RequestBytes)
 	ks.warmByRegime[r].Add(1)
+	ks.outcome(r, false)
 	ks.fn.warmObs.Add(1)
+}
+
+// failAlpha smooths the failure rate Choose reads: a runtime that starts
+// failing every call passes a rate of 0.5 after 7 failures.
+const failAlpha = 0.1
+
+// outcome updates regime r's failure rate with one call. Callers hold ks.mu.
+func (ks *keyState) outcome(r int, failed bool) {
+	var v float64
+	if failed {
+		v = 1
+	}
+	old := math.Float64frombits(ks.failRate[r].Load())
+	ks.failRate[r].Store(math.Float64bits(old + failAlpha*(v-old)))
+}
+
+// runtimeFailure reports whether inv failed because of its runtime (a trap,
+// a lost instance, a timeout), not because of the client (4xx: a bad or too
+// large request) or of overload (429: queue full or queue timeout), nor
+// because the gateway is closing or the client went away.
+func runtimeFailure(inv *invoker.Invocation) bool {
+	switch {
+	case inv.Err == nil, inv.Status >= 400 && inv.Status < 500,
+		errors.Is(inv.Err, pool.ErrQueueFull), errors.Is(inv.Err, pool.ErrQueueTimeout),
+		errors.Is(inv.Err, pool.ErrClosed), errors.Is(inv.Err, context.Canceled):
+		return false
+	}
+	return true
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
