@@ -10,7 +10,8 @@ const redecideEvery = 32
 
 // Choose picks the runtime of an invocation of function (gateway.Chooser).
 // Per payload regime of requestBytes it explores each candidate, round
-// robin, until it has Config.ExploreSamples warm observations there; then it
+// robin, until it has Config.ExploreSamples observations there (warm, cold
+// or failed); then it
 // exploits the candidate with the lowest predicted latency at requestBytes
 // (among those whose recent rate of runtime failures is at most one half;
 // failed calls count as explored, and toward recomputing the decision; a
@@ -70,7 +71,7 @@ func (m *Model) Choose(function string, requestBytes int, candidates []string) i
 const maxFailRate = 0.5
 
 // best returns the candidate with the lowest predicted warm latency at
-// reqBytes, among those whose recent failure rate in regime r is at most
+// reqBytes (the lowest median cold latency when none has warm data), among those whose recent failure rate in regime r is at most
 // maxFailRate (a runtime that cannot serve the function is never fastest).
 func best(byRuntime map[string]*keyState, candidates []string, r int, reqBytes float64) int {
 	bi, bv := 0, math.Inf(1)
@@ -80,6 +81,19 @@ func best(byRuntime map[string]*keyState, candidates []string, r int, reqBytes f
 			continue
 		}
 		if v := ks.predictFast(reqBytes); v < bv {
+			bi, bv = i, v
+		}
+	}
+	if !math.IsInf(bv, 1) {
+		return bi
+	}
+	// No warm data (sparse traffic, every call cold): the lowest median cold latency.
+	for i, name := range candidates {
+		ks := byRuntime[name]
+		if ks == nil || ks.coldByRegime[r].Load() == 0 || math.Float64frombits(ks.failRate[r].Load()) > maxFailRate {
+			continue
+		}
+		if v := math.Float64frombits(ks.coldP50.Load()); v < bv {
 			bi, bv = i, v
 		}
 	}

@@ -94,3 +94,22 @@ func TestChooseIgnoresClientAndOverloadErrors(t *testing.T) {
 		}
 	}
 }
+
+// With sparse traffic every call is cold: exploration still ends, and
+// Choose exploits the runtime with the lowest cold latency (review finding 3).
+func TestChooseColdOnly(t *testing.T) {
+	m := newTestModel(Config{})
+	candidates := []string{"slow", "fast", "mid"}
+	inst := map[string]time.Duration{"slow": 90 * time.Millisecond, "fast": 10 * time.Millisecond, "mid": 40 * time.Millisecond}
+	counts := map[string]int{}
+	now := t0
+	for range 300 {
+		rt := candidates[m.Choose("f", 1024, candidates)]
+		counts[rt]++
+		now = now.Add(time.Minute)
+		m.Observe(cold("f", rt, now, inst[rt], time.Millisecond))
+	}
+	if counts["fast"] < 250 {
+		t.Errorf("every call cold: %v, want the fastest cold start chosen after exploring", counts)
+	}
+}

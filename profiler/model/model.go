@@ -49,7 +49,7 @@ type Config struct {
 	// n invocations old weighs λ^n. Default DefaultForgetting (about the
 	// last 200 invocations).
 	Forgetting float64
-	// ExploreSamples is how many warm invocations each candidate runtime of
+	// ExploreSamples is how many invocations (warm, cold or failed) each candidate runtime of
 	// an "auto" function gets in a payload regime before Choose exploits.
 	ExploreSamples int
 	// ReexploreError is the live error (EWMA of |predicted-observed|/observed)
@@ -229,11 +229,15 @@ type keyState struct {
 	warmByRegime [regimes]atomic.Int64
 	failByRegime [regimes]atomic.Int64
 	failRate     [regimes]atomic.Uint64 // float64 bits: EWMA (failAlpha) of runtime failures per call
-	exploreBase  [regimes]atomic.Int64  // warm + failed at the last re-exploration
+	coldByRegime [regimes]atomic.Int64
+	coldP50      atomic.Uint64         // float64 bits: median cold latency, seconds
+	exploreBase  [regimes]atomic.Int64 // warm + failed at the last re-exploration
 }
 
-// tried is how many calls of regime r ran here, successful or failed.
-func (ks *keyState) tried(r int) int64 { return ks.warmByRegime[r].Load() + ks.failByRegime[r].Load() }
+// tried is how many calls of regime r ran here: warm, cold or failed.
+func (ks *keyState) tried(r int) int64 {
+	return ks.warmByRegime[r].Load() + ks.coldByRegime[r].Load() + ks.failByRegime[r].Load()
+}
 
 func (m *Model) newKeyState(k key, fn *fnState) *keyState {
 	ks := &keyState{key: k, fn: fn, coldTotal: m.sk.make(), coldStart: m.sk.make(), residual: m.sk.make(),
@@ -257,7 +261,7 @@ type fnState struct {
 
 	byRuntime atomic.Pointer[map[string]*keyState] // the latest key per runtime; copy on write
 	calls     atomic.Uint64
-	warmObs   atomic.Int64 // observations Choose counts toward redeciding: warm calls and runtime failures
+	warmObs   atomic.Int64 // observations Choose counts toward redeciding: warm and cold calls, runtime failures
 	choice    [regimes]choice
 }
 
@@ -413,6 +417,11 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 		}
 		ks.cold++
 		addSketch(ks.coldTotal, total)
+		ks.coldP50.Store(math.Float64bits(quantile(ks.coldTotal, 0.5)))
+		r := regime(inv.RequestBytes)
+		ks.coldByRegime[r].Add(1)
+		ks.outcome(r, false)
+		ks.fn.warmObs.Add(1)
 		var sum float64
 		for i, p := range coldPhases {
 			if d := inv.Phases.Get(p); d > 0 {
