@@ -113,3 +113,26 @@ func TestChooseColdOnly(t *testing.T) {
 		t.Errorf("every call cold: %v, want the fastest cold start chosen after exploring", counts)
 	}
 }
+
+// Queue wait is not part of the warm prediction: it must not count as the
+// prediction's error nor trigger drift resets (review finding 4).
+func TestQueueWaitIsNotPredictionError(t *testing.T) {
+	m := newTestModel(Config{})
+	r := rand.New(rand.NewPCG(7, 8))
+	tr := truth{execBase: 1, ioBase: 0.03, overBase: 0.02, respRatio: 1, noise: 0.02}
+	now := t0
+	for range 500 {
+		now = now.Add(time.Millisecond)
+		inv := tr.warm(r, "f", "rt", 1024, now)
+		inv.InFlight = 8
+		inv.Phases.AddDuration(invoker.PhaseQueueWait, now, 3*time.Millisecond)
+		inv.Total += 3 * time.Millisecond
+		m.Observe(inv)
+	}
+	ks := m.key(key{"f", "rt", invoker.ABILoop})
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.drifts != 0 || ks.errEWMA > 0.1 {
+		t.Errorf("3 ms of queue wait per call: %d drift resets, live error %.3f; want 0 and < 0.1", ks.drifts, ks.errEWMA)
+	}
+}

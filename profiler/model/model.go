@@ -439,9 +439,13 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 	}
 	req := float64(inv.RequestBytes)
 	var x [dims]float64
+	// The warm prediction excludes queueing (overhead is the total minus
+	// all phases, queue wait included): score it against the call's own
+	// time, so that overload does not look like drift.
+	served := (inv.Total - inv.Phases.Get(invoker.PhaseQueueWait)).Seconds()
 	if ks.exec.n >= 3 {
 		pred := ks.predictMs(req, inv.InFlight)
-		e := ks.score(pred/1e3, total)
+		e := ks.score(pred/1e3, served)
 		if ks.exec.n >= robustAfter && e >= 0 {
 			// The drift signal: recent errors, each capped at 1 so that
 			// one outlier does not raise it alone.
@@ -450,8 +454,8 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 			ks.liveErr.Store(math.Float64bits(ks.driftErr))
 			ks.scored.Store(ks.driftN)
 		}
-		if ks.warm >= minResidualFit && pred > 0 && total > 0 {
-			addSketch(ks.residual, total*1e3/pred)
+		if ks.warm >= minResidualFit && pred > 0 && served > 0 {
+			addSketch(ks.residual, served*1e3/pred)
 			ks.residualN++
 			decay(ks.residual, ks.residualN, decayPeriod)
 		}
