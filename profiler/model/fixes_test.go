@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lumos-edge/lumos/gateway"
 	"github.com/lumos-edge/lumos/invoker"
 	"github.com/lumos-edge/lumos/pool"
 )
@@ -134,5 +135,46 @@ func TestQueueWaitIsNotPredictionError(t *testing.T) {
 	defer ks.mu.Unlock()
 	if ks.drifts != 0 || ks.errEWMA > 0.1 {
 		t.Errorf("3 ms of queue wait per call: %d drift resets, live error %.3f; want 0 and < 0.1", ks.drifts, ks.errEWMA)
+	}
+}
+
+// An auto function's runtimes that get only exploration traffic are not
+// prewarmed at the whole function's rate (review finding 5).
+func TestPlanScalesByRuntimeShare(t *testing.T) {
+	m := newTestModel(Config{MinIdle: 10 * time.Millisecond, MaxIdle: time.Minute})
+	r := rand.New(rand.NewPCG(9, 10))
+	truths := map[string]truth{
+		"wasm-aot":    {execBase: 1, respRatio: 1},
+		"wasm-interp": {execBase: 100, respRatio: 1},
+		"container":   {execBase: 2, respRatio: 1},
+	}
+	seen := map[string]int{}
+	at := t0
+	for i := range 3000 {
+		at = at.Add(20 * time.Millisecond)
+		rt := "wasm-aot"
+		switch i % 100 {
+		case 0:
+			rt = "wasm-interp"
+		case 50:
+			rt = "container"
+		}
+		var inv *invoker.Invocation
+		if seen[rt] < 3 {
+			inv = cold("f", rt, at, 300*time.Millisecond, time.Millisecond)
+		} else {
+			inv = truths[rt].warm(r, "f", rt, 1024, at)
+		}
+		seen[rt]++
+		m.Observe(inv)
+	}
+	out := m.Plan(at, []gateway.PoolState{
+		{Function: "f", Runtime: "wasm-aot", MaxInstances: 10},
+		{Function: "f", Runtime: "wasm-interp", MaxInstances: 10},
+		{Function: "f", Runtime: "container", MaxInstances: 10},
+	})
+	if out[0].MinWarm < 1 || out[1].MinWarm != 0 || out[2].MinWarm != 0 {
+		t.Errorf("prewarm aot %d, interp %d, container %d; want aot >= 1 and none for the runtimes with 1%% of the calls",
+			out[0].MinWarm, out[1].MinWarm, out[2].MinWarm)
 	}
 }

@@ -19,6 +19,10 @@ const (
 	// periodicSpread: long-gap arrivals whose p99/p5 inter-arrival ratio is
 	// at most this are periodic (predictable).
 	periodicSpread = 3
+	// minShare: a runtime with a smaller share of its function's recent
+	// calls (an "auto" function's runtime that gets only exploration
+	// traffic) is not prewarmed.
+	minShare = 0.1
 )
 
 // Arrival kinds of a keep-alive plan.
@@ -51,6 +55,24 @@ func (f *fnState) interQuantile(q float64) float64 {
 	return quantile(f.inter, q)
 }
 
+// runtimeShare is runtime's share of the function's recent calls: 1 when
+// it is the function's only runtime so far.
+func (f *fnState) runtimeShare(runtime string) float64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.share) <= 1 {
+		return 1
+	}
+	var sum float64
+	for _, v := range f.share {
+		sum += v
+	}
+	if !(sum > 0) {
+		return 1
+	}
+	return f.share[runtime] / sum
+}
+
 // plan is a keep-alive decision for one function on one runtime, with why.
 type plan struct {
 	kind    string
@@ -65,10 +87,11 @@ type plan struct {
 type runtimeCosts struct {
 	coldS, warmS float64 // p50, seconds; 0 when unknown
 	mem          float64 // bytes per instance
+	share        float64 // of the function's recent calls that run here, in [0, 1]
 }
 
 func (m *Model) costs(f *fnState, runtime string) runtimeCosts {
-	c := runtimeCosts{mem: DefaultInstanceMemory}
+	c := runtimeCosts{mem: DefaultInstanceMemory, share: 1}
 	ks := (*f.byRuntime.Load())[runtime]
 	if ks == nil {
 		return c
@@ -100,7 +123,7 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // (Shahrad et al., ATC'20).
 func (m *Model) planFor(f *fnState, a arrivals, c runtimeCosts, now time.Time) plan {
 	p := plan{mem: c.mem}
-	costly := c.coldS > 0 && c.coldS >= costlyRatio*c.warmS
+	costly := c.coldS > 0 && c.coldS >= costlyRatio*c.warmS && c.share >= minShare
 	maxIdle := m.cfg.MaxIdle.Seconds()
 	switch {
 	case a.n < minArrivals:
@@ -108,7 +131,7 @@ func (m *Model) planFor(f *fnState, a arrivals, c runtimeCosts, now time.Time) p
 		p.reason = fmt.Sprintf("only %d inter-arrival times seen (fewer than %d), so the default idle timeout of %v applies", a.n, minArrivals, p.idle)
 	case a.p99 <= maxIdle:
 		p.kind, p.idle = arrivalSteady, m.clampIdle(seconds(a.p99*m.cfg.IdleMargin))
-		rate := 1 / math.Max(a.mean, 1e-9)
+		rate := c.share / math.Max(a.mean, 1e-9)
 		active := now.Sub(a.last) <= p.idle
 		if costly && active {
 			p.prewarm = int(math.Ceil(rate * c.warmS))
@@ -146,7 +169,7 @@ func (m *Model) planFor(f *fnState, a arrivals, c runtimeCosts, now time.Time) p
 			break
 		}
 		p.kind, p.idle = arrivalBursty, m.clampIdle(seconds(gap*m.cfg.IdleMargin))
-		rate := 1 / math.Max(a.mean, 1e-9)
+		rate := c.share / math.Max(a.mean, 1e-9)
 		if costly && now.Sub(a.last) <= p.idle {
 			p.prewarm = int(math.Ceil(rate * c.warmS))
 			p.benefit = c.coldS * rate / c.mem
@@ -157,7 +180,10 @@ func (m *Model) planFor(f *fnState, a arrivals, c runtimeCosts, now time.Time) p
 }
 
 // Plan decides each adaptive pool's idle timeout and prewarm count
-// (gateway.KeepAlive). Prewarmed instances of all pools together stay within
+// (gateway.KeepAlive). A pool's prewarm count follows its runtime's share
+// of the function's recent calls (an "auto" function's runtimes share its
+// arrivals); a runtime with less than a tenth of them is not prewarmed.
+// Prewarmed instances of all pools together stay within
 // Config.MemoryBudget, granted to the pools that avoid the most cold-start
 // time per byte first.
 func (m *Model) Plan(now time.Time, pools []gateway.PoolState) []gateway.PoolPlan {
@@ -165,7 +191,9 @@ func (m *Model) Plan(now time.Time, pools []gateway.PoolState) []gateway.PoolPla
 	plans := make([]plan, len(pools))
 	for i, ps := range pools {
 		f := m.fn(ps.Function)
-		plans[i] = m.planFor(f, f.arrivals(), m.costs(f, ps.Runtime), now)
+		c := m.costs(f, ps.Runtime)
+		c.share = f.runtimeShare(ps.Runtime)
+		plans[i] = m.planFor(f, f.arrivals(), c, now)
 		out[i].IdleTimeout = plans[i].idle
 		out[i].MinWarm = min(plans[i].prewarm, max(ps.MaxInstances, 0))
 	}

@@ -170,6 +170,10 @@ func regime(requestBytes int) int {
 // Smoothing of the EWMAs (live error, memory, request size, arrival rate).
 const ewmaAlpha = 0.05
 
+// shareAlpha smooths each runtime's share of a function's calls (about the
+// last 200 calls).
+const shareAlpha = 0.005
+
 // Residual and inter-arrival sketches halve their counts every decayPeriod
 // additions.
 const decayPeriod = 1024
@@ -257,7 +261,8 @@ type fnState struct {
 	inter     *ddsketch.DDSketch // inter-arrival times, seconds
 	interN    int64
 	last      time.Time
-	meanInter float64 // EWMA, seconds
+	meanInter float64            // EWMA, seconds
+	share     map[string]float64 // runtime -> EWMA (shareAlpha) of its share of the calls
 
 	byRuntime atomic.Pointer[map[string]*keyState] // the latest key per runtime; copy on write
 	calls     atomic.Uint64
@@ -353,18 +358,25 @@ func (m *Model) Observe(inv *invoker.Invocation) {
 		m.setRuntime(ks.fn, ks)
 		m.mu.Unlock()
 	}
-	m.observeArrival(ks.fn, inv.Begin)
+	m.observeArrival(ks.fn, inv.Runtime, inv.Begin)
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	ks.observe(inv, m.cfg.Forgetting)
 }
 
-func (m *Model) observeArrival(f *fnState, begin time.Time) {
+func (m *Model) observeArrival(f *fnState, runtime string, begin time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.share == nil {
+		f.share = map[string]float64{}
+	}
+	for rt, v := range f.share {
+		f.share[rt] = v * (1 - shareAlpha)
+	}
+	f.share[runtime] += shareAlpha
 	if begin.IsZero() {
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if !f.last.IsZero() {
 		d := begin.Sub(f.last).Seconds()
 		if d < 0 { // records of concurrent calls arrive out of order
