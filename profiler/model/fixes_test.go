@@ -1,9 +1,13 @@
 package model
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,4 +181,75 @@ func TestPlanScalesByRuntimeShare(t *testing.T) {
 		t.Errorf("prewarm aot %d, interp %d, container %d; want aot >= 1 and none for the runtimes with 1%% of the calls",
 			out[0].MinWarm, out[1].MinWarm, out[2].MinWarm)
 	}
+}
+
+// wideSnapshot returns a snapshot of n keys (and n arrivals) whose every
+// sketch holds two bins at the index bounds ±idx.
+func wideSnapshot(t *testing.T, n, idx int) []byte {
+	t.Helper()
+	m := newTestModel(Config{})
+	m.Observe(cold("f", "rt", t0, time.Millisecond, time.Millisecond))
+	var s snapshot
+	data, err := m.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	wide := func() sketchJSON { return sketchJSON{Index: []int{-idx, idx}, Count: []float64{1, 1}} }
+	k := s.Keys[0]
+	s.Keys, s.Arrivals = nil, nil
+	for i := range n {
+		k.Function = fmt.Sprintf("f%d", i)
+		k.ColdTotal, k.ColdStart, k.Residual = wide(), wide(), wide()
+		k.ColdPhases = map[string]sketchJSON{}
+		for _, p := range coldPhases {
+			k.ColdPhases[string(p)] = wide()
+		}
+		s.Keys = append(s.Keys, k)
+		s.Arrivals = append(s.Arrivals, arrivalState{Function: k.Function, Interarrival: wide(), Samples: 2, MeanSeconds: 1})
+	}
+	out, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Snapshot imports are bounded: sketch indices, keys per snapshot and in
+// the model, and sparse sketches do not cost dense memory (review finding 6).
+func TestImportBounds(t *testing.T) {
+	m := newTestModel(Config{})
+	if err := m.Import(wideSnapshot(t, 1, 1600)); err == nil || !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), "1500") {
+		t.Errorf("sketch index 1600: err %v, want ErrSnapshot naming the bound 1500", err)
+	}
+	if err := m.Import(wideSnapshot(t, maxKeys+1, 10)); err == nil || !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), "4096") {
+		t.Errorf("%d keys: err %v, want ErrSnapshot naming the limit 4096", maxKeys+1, err)
+	}
+	// In the model overall: two imports of 3000 different keys each.
+	if err := m.Import(wideSnapshot(t, 3000, 10)); err != nil {
+		t.Fatal(err)
+	}
+	other := bytes.ReplaceAll(wideSnapshot(t, 3000, 10), []byte(`"function":"f`), []byte(`"function":"g`))
+	if err := m.Import(other); err == nil || !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), "4096") {
+		t.Errorf("6000 keys in the model: err %v, want ErrSnapshot naming the limit 4096", err)
+	}
+
+	// 1000 keys of wide two-bin sketches: about 11,000 sketches. Dense
+	// stores would take 16 KiB each (170 MiB); sparse ones a few hundred bytes.
+	data := wideSnapshot(t, 1000, 1500)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m2 := newTestModel(Config{})
+	if err := m2.Import(data); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 40<<20 {
+		t.Errorf("importing a %d KiB snapshot grew the heap by %d MiB, want < 40", len(data)>>10, grown>>20)
+	}
+	runtime.KeepAlive(m2)
 }

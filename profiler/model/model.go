@@ -113,6 +113,8 @@ type Model struct {
 	keys atomic.Pointer[map[key]*keyState]   // copy on write
 	fns  atomic.Pointer[map[string]*fnState] // copy on write
 
+	importMu sync.Mutex // serializes Import's check of maxKeys with its merge
+
 	originMu sync.Mutex
 	origins  []Environment // environments of imported snapshots
 }

@@ -8,9 +8,8 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch/store"
 )
 
-// Sketch parameters: 1% relative accuracy; at most sketchBins bins, the
-// lowest collapsed first (a bound on memory, also for decoded snapshots:
-// 2048 bins at 1% span more than 10^17, from nanoseconds to years).
+// Sketch parameters: 1% relative accuracy; a snapshot's sketch holds at
+// most sketchBins bins.
 const (
 	sketchAccuracy = 0.01
 	sketchBins     = 2048
@@ -31,7 +30,12 @@ func newSketches() sketches {
 	return sketches{mapping: m}
 }
 
-func (s sketches) provider() store.Store { return store.NewCollapsingLowestDenseStore(sketchBins) }
+// provider makes a sketch's store: sparse (pages of 32 bins, made as bins
+// are used), so that a sketch's memory follows its bins and not the span
+// of its indices: a snapshot of two-bin sketches at ±maxSketchIndex would
+// make dense stores allocate sketchBins bins each. The index bound above
+// bounds a store's bins.
+func (s sketches) provider() store.Store { return store.NewBufferedPaginatedStore() }
 
 // make returns an empty sketch.
 func (s sketches) make() *ddsketch.DDSketch {
@@ -39,12 +43,12 @@ func (s sketches) make() *ddsketch.DDSketch {
 }
 
 // Values enter the sketches clamped to [sketchMin, sketchMax] (zero stays
-// zero), so that every bin index lies within ±maxSketchIndex (about ±1400
-// at 1% accuracy) and a snapshot's bins can be checked against that bound.
+// zero), so that every bin index lies within about ±1382 at 1% accuracy,
+// and a snapshot's bins are checked against ±maxSketchIndex.
 const (
 	sketchMin      = 1e-12
 	sketchMax      = 1e12
-	maxSketchIndex = 4096
+	maxSketchIndex = 1500
 )
 
 // sketchJSON is a sketch in a snapshot: its zero count and its bins

@@ -159,6 +159,15 @@ func (m *Model) decode(data []byte) (*decoded, error) {
 			return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
 		}
 	}
+	if len(s.Keys) > maxKeys {
+		return nil, fmt.Errorf("%w: keys: %d, at most %d per snapshot", ErrSnapshot, len(s.Keys), maxKeys)
+	}
+	if len(s.Arrivals) > maxKeys {
+		return nil, fmt.Errorf("%w: arrivals: %d, at most %d per snapshot", ErrSnapshot, len(s.Arrivals), maxKeys)
+	}
+	if len(s.Origins) > maxOrigins {
+		return nil, fmt.Errorf("%w: origins: %d, at most %d", ErrSnapshot, len(s.Origins), maxOrigins)
+	}
 	d := &decoded{env: s.Environment, origins: s.Origins}
 	seen := map[key]bool{}
 	for i, k := range s.Keys {
@@ -266,12 +275,34 @@ func phaseIndex(name string) int {
 
 // Import merges a snapshot made by Export (gateway.Model): counts add up,
 // sketches merge, each regression is taken from whichever side has more
-// samples, and the snapshot's environment is remembered as an origin. On
+// samples, and the snapshot's environment is remembered as an origin. A
+// snapshot holds at most maxKeys (4096) keys and arrivals, and so does the
+// model after the import; sketch indices lie within ±maxSketchIndex. On
 // error, which wraps ErrSnapshot and names the field, the model is unchanged.
 func (m *Model) Import(data []byte) error {
 	d, err := m.decode(data)
 	if err != nil {
 		return err
+	}
+	m.importMu.Lock()
+	defer m.importMu.Unlock()
+	keys, fns := *m.keys.Load(), *m.fns.Load()
+	newKeys, newFns := 0, 0
+	for _, dk := range d.keys {
+		if _, ok := keys[key{dk.Function, dk.Runtime, dk.ABI}]; !ok {
+			newKeys++
+		}
+	}
+	for _, da := range d.arrivals {
+		if _, ok := fns[da.Function]; !ok {
+			newFns++
+		}
+	}
+	if n := len(keys) + newKeys; n > maxKeys {
+		return fmt.Errorf("%w: keys: the model would hold %d, at most %d", ErrSnapshot, n, maxKeys)
+	}
+	if n := len(fns) + newFns; n > maxKeys {
+		return fmt.Errorf("%w: arrivals: the model would hold %d functions, at most %d", ErrSnapshot, n, maxKeys)
 	}
 	m.merge(d)
 	return nil
@@ -428,3 +459,11 @@ func (m *Model) Compare(other []byte, bytes int) (Comparison, error) {
 	})
 	return c, nil
 }
+
+// maxKeys bounds the keys (function, runtime, ABI) of a snapshot and of the
+// model after an import, and the functions with arrivals likewise;
+// maxOrigins bounds a snapshot's origins.
+const (
+	maxKeys    = 4096
+	maxOrigins = 64
+)
