@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -261,6 +262,9 @@ func (g *Gateway) deploy(ctx context.Context, d FunctionDeployment, mode deployM
 	g.setFunction(d.Service, v)
 	g.dropPending(d.Service, nil) // this version supersedes a pending one
 	if old != nil {
+		if g.cfg.Model != nil && (len(old.runtimes) > 1 || len(v.runtimes) > 1) && !slices.Equal(old.runtimes, v.runtimes) {
+			g.cfg.Model.Forget(d.Service) // the runtime choice starts over
+		}
 		g.retire(old)
 	}
 	return v, nil
@@ -309,6 +313,9 @@ func (g *Gateway) remove(name string) error {
 	}
 	g.setFunction(name, nil)
 	g.retire(v)
+	if g.cfg.Model != nil {
+		g.cfg.Model.Forget(name)
+	}
 	return nil
 }
 

@@ -21,6 +21,10 @@ type Model interface {
 	// Import merges a snapshot made by Export (PUT /system/model-snapshot; errors
 	// answer 400 naming the problem; the model is unchanged on error).
 	Import(data []byte) error
+	// Forget drops everything the model learned of function: the gateway
+	// calls it when the function is removed, and when an update changes its
+	// candidate runtimes (what was learned of the old ones no longer applies).
+	Forget(function string)
 }
 
 // Model routes under /system/.

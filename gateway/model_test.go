@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,19 @@ type fakeModel struct {
 	exportErr  error
 	importErr  error
 	exportData []byte
+	forgotten  []string
+}
+
+func (m *fakeModel) Forget(function string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forgotten = append(m.forgotten, function)
+}
+
+func (m *fakeModel) forgets() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.forgotten)
 }
 
 func (m *fakeModel) Overview() any { return map[string]any{"functions": 2} }
@@ -165,4 +179,37 @@ func FuzzModelBytes(f *testing.F) {
 			t.Fatalf("%q: accepted %d", s, n)
 		}
 	})
+}
+
+// The gateway makes the model forget a function when it is removed and when
+// an update changes its candidate runtimes, not on other updates (review 8).
+func TestModelForget(t *testing.T) {
+	m := &fakeModel{}
+	rts := newAutoRuntimes()
+	h := newHarness(t, rts.option(func(c *Config) { c.Model = m }))
+	image := h.upload("v1")
+	put := func(annotations map[string]string) {
+		t.Helper()
+		d := FunctionDeployment{Service: "f", Image: image, Annotations: annotations}
+		if r := h.admin(http.MethodPut, "/system/functions", d); r.status != http.StatusAccepted {
+			t.Fatalf("update: %d %s", r.status, r.body)
+		}
+	}
+	h.deploy("f", "v1", onAuto, nil)
+	put(onAuto) // same candidates
+	if got := m.forgets(); len(got) != 0 {
+		t.Fatalf("update with the same candidates forgot %v", got)
+	}
+	put(map[string]string{AnnotationRuntime: "wasm-interp"})
+	if got := m.forgets(); !slices.Equal(got, []string{"f"}) {
+		t.Fatalf("update from auto to one runtime: forgot %v, want [f]", got)
+	}
+	if r := h.admin(http.MethodDelete, "/system/functions", DeleteFunctionRequest{FunctionName: "f"}); r.status != http.StatusAccepted {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if got := m.forgets(); !slices.Equal(got, []string{"f", "f"}) {
+		t.Fatalf("after delete: forgot %v, want [f f]", got)
+	}
+	h.stop()
+	rts.checkNoLeak(t)
 }

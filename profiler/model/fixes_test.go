@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,4 +253,84 @@ func TestImportBounds(t *testing.T) {
 		t.Errorf("importing a %d KiB snapshot grew the heap by %d MiB, want < 40", len(data)>>10, grown>>20)
 	}
 	runtime.KeepAlive(m2)
+}
+
+// Forget drops a function's keys, arrivals and Choose state (review 8).
+func TestForget(t *testing.T) {
+	m := newTestModel(Config{})
+	r := rand.New(rand.NewPCG(15, 16))
+	now := t0
+	serve(m, r, "f", 100, 1024, []string{"wasm-aot", "wasm-interp"}, runtimes, &now)
+	serve(m, r, "g", 50, 1024, []string{"wasm-aot"}, runtimes, &now)
+	m.Forget("f")
+	if _, ok := m.Function("f", 1024); ok {
+		t.Error("Function(f) still answers after Forget")
+	}
+	if _, ok := m.Function("g", 1024); !ok {
+		t.Error("Forget(f) dropped g")
+	}
+	data, err := m.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s snapshot
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range s.Keys {
+		if k.Function == "f" {
+			t.Errorf("snapshot still has key %s on %s", k.Function, k.Runtime)
+		}
+	}
+	for _, a := range s.Arrivals {
+		if a.Function == "f" {
+			t.Error("snapshot still has f's arrivals")
+		}
+	}
+	// A redeploy with other candidates explores them afresh.
+	counts := serve(m, r, "f", 20, 1024, []string{"container", "wasm-aot"}, runtimes, &now)
+	if counts["container"] != 10 || counts["wasm-aot"] != 10 {
+		t.Errorf("after Forget, exploration gave %v, want 10 each", counts)
+	}
+}
+
+// Forget races Observe, Choose, Plan and Export (run under -race); other
+// functions lose nothing.
+func TestHammerForget(t *testing.T) {
+	m := newTestModel(Config{})
+	candidates := []string{"wasm-aot", "container"}
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 2))
+			now := t0
+			for i := range 300 {
+				fn := []string{"f", "g"}[i%2]
+				rt := candidates[m.Choose(fn, 1024, candidates)]
+				now = now.Add(time.Millisecond)
+				m.Observe(runtimes[rt].warm(r, fn, rt, 1024, now))
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			m.Forget("f")
+			m.Plan(t0, []gateway.PoolState{{Function: "f", Runtime: "wasm-aot", MaxInstances: 3}})
+			if _, err := m.Export(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	doc, ok := m.Function("g", 1024)
+	if !ok {
+		t.Fatal("g unknown after the hammer")
+	}
+	var n int64
+	for _, d := range doc.(FunctionDoc).Runtimes {
+		n += d.Samples.Warm
+	}
+	if n != 6*150 {
+		t.Errorf("g learned from %d invocations, want %d", n, 6*150)
+	}
 }

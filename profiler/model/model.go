@@ -602,3 +602,32 @@ func (ks *keyState) predictFast(reqBytes float64) float64 {
 	return math.Float64frombits(ks.coef[0].Load()) + math.Float64frombits(ks.coef[1].Load())*reqMiB +
 		math.Float64frombits(ks.coef[2].Load())*resp
 }
+
+// Forget drops everything the model learned of function: its keys, its
+// arrivals, Choose's decisions and its metric series (gateway.Model). The
+// gateway calls it when the function is removed or its candidate runtimes
+// change. Records of calls in flight may recreate the function afterwards.
+func (m *Model) Forget(function string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	oldFns := *m.fns.Load()
+	if _, ok := oldFns[function]; ok {
+		next := make(map[string]*fnState, len(oldFns))
+		for k, v := range oldFns {
+			if k != function {
+				next[k] = v
+			}
+		}
+		m.fns.Store(&next)
+	}
+	oldKeys := *m.keys.Load()
+	next := make(map[key]*keyState, len(oldKeys))
+	for k, v := range oldKeys {
+		if k.function != function {
+			next[k] = v
+		}
+	}
+	if len(next) != len(oldKeys) {
+		m.keys.Store(&next)
+	}
+}
