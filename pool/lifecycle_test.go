@@ -277,3 +277,46 @@ func TestPrewarmErrorBacksOff(t *testing.T) {
 	ff.failAll.Store(false)
 	eventually(t, func() bool { return p.Stats().Idle == 1 }, "prewarm recovers")
 }
+
+// A SetConfig that changes only IdleTimeout or MinWarm (the keep-alive
+// tuner's) keeps the start backoff; other changes give a fresh try.
+func TestSetConfigKeepsBackoff(t *testing.T) {
+	ff := &fakeFactory{}
+	ff.failAll.Store(true)
+	cfg := testConfig()
+	cfg.MinWarm = 1
+	p, err := New(cfg, ff.New, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	eventually(t, func() bool { return p.Stats().CreateErrors >= 1 }, "a failed prewarm")
+	retryAt := func() time.Time {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.retryAt
+	}
+	before := retryAt()
+	if before.IsZero() {
+		t.Fatal("no backoff after a failed start")
+	}
+	cfg.IdleTimeout += time.Second
+	cfg.MinWarm = 2
+	if err := p.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := retryAt(); got.Before(before) {
+		t.Errorf("SetConfig of IdleTimeout and MinWarm reset the backoff: retry at %v, was %v", got, before)
+	}
+	cfg.MaxInstances++
+	if err := p.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := retryAt(); !got.IsZero() && !got.After(before) {
+		t.Errorf("SetConfig of MaxInstances kept the old backoff (retry at %v)", got)
+	}
+}

@@ -360,7 +360,9 @@ func (p *Pool[I]) Release(l *Lease[I], healthy bool) {
 // MaxInstances are destroyed now (oldest first), busy ones when released;
 // a raised MaxInstances admits waiters; a raised MinWarm prewarms in the
 // background. Idle instances above a lowered MinWarm stay until IdleTimeout.
-// Callers already queued stay queued when QueueSize shrinks.
+// Callers already queued stay queued when QueueSize shrinks. A change of
+// only IdleTimeout and MinWarm keeps the start backoff after failed
+// background starts; any other change retries at once.
 func (p *Pool[I]) SetConfig(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -371,12 +373,19 @@ func (p *Pool[I]) SetConfig(cfg Config) error {
 		p.mu.Unlock()
 		return ErrClosed
 	}
+	tuned := p.cfg
+	tuned.IdleTimeout, tuned.MinWarm = cfg.IdleTimeout, cfg.MinWarm
 	p.cfg = cfg
 	p.maxMem.Store(cfg.MaxMemoryBytes)
 	if over := min(p.totalLocked()-cfg.MaxInstances, len(p.idle)); over > 0 {
 		p.dropOldestIdleLocked(&t, over)
 	}
-	p.retryAt = time.Time{} // a new policy deserves a fresh try
+	if tuned != cfg {
+		// A new policy deserves a fresh try; a new idle timeout or warm
+		// minimum (the keep-alive tuner's, often) does not: the start
+		// backoff stays.
+		p.retryAt = time.Time{}
+	}
 	p.rebalanceLocked(&t, time.Now())
 	p.mu.Unlock()
 	p.finish(&t)
