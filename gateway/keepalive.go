@@ -114,6 +114,9 @@ func (g *Gateway) tune(now time.Time) {
 			cfg.IdleTimeout = plan.IdleTimeout
 		}
 		cfg.MinWarm = min(max(plan.MinWarm, 0), cfg.MaxInstances)
+		if cfg.MinWarm == cur.MinWarm && within(cfg.IdleTimeout, cur.IdleTimeout, idleTolerance) {
+			cfg.IdleTimeout = cur.IdleTimeout // a drift of the plan, not a new one
+		}
 		if cfg == cur {
 			continue // SetConfig would reset the pool's start backoff for nothing
 		}
@@ -143,4 +146,18 @@ func (g *Gateway) adaptivePools() ([]adaptivePool, []PoolState) {
 		}
 	}
 	return targets, states
+}
+
+// idleTolerance: the tuner applies a planned idle timeout within this
+// fraction of the current one only together with a new warm minimum, so
+// that a plan's small drifts do not reconfigure the pool every round.
+const idleTolerance = 0.1
+
+// within reports whether d is within frac of ref.
+func within(d, ref time.Duration, frac float64) bool {
+	diff := d - ref
+	if diff < 0 {
+		diff = -diff
+	}
+	return float64(diff) <= frac*float64(ref)
 }

@@ -274,3 +274,29 @@ func TestHammerAutoTunerRedeploy(t *testing.T) {
 	h.stop()
 	rts.checkNoLeak(t)
 }
+
+// The tuner applies an idle timeout within 10% of the current one only
+// with a change of MinWarm: small drifts of the plan do not reconfigure
+// the pool (review 9).
+func TestKeepAliveIgnoresSmallIdleChanges(t *testing.T) {
+	ka := &fakeKeepAlive{plan: uniform(PoolPlan{IdleTimeout: 40 * time.Second})}
+	h := newHarness(t, func(c *Config) { c.KeepAlive = ka; c.KeepAliveInterval = time.Hour })
+	h.deploy("f", "v1", nil, nil)
+	for _, step := range []struct {
+		plan PoolPlan
+		want string
+		min  int
+	}{
+		{PoolPlan{IdleTimeout: 40 * time.Second}, "40s", 0},
+		{PoolPlan{IdleTimeout: 43 * time.Second}, "40s", 0}, // +7.5%: kept
+		{PoolPlan{IdleTimeout: 37 * time.Second}, "40s", 0}, // -7.5%: kept
+		{PoolPlan{IdleTimeout: 45 * time.Second}, "45s", 0}, // +12.5%: applied
+		{PoolPlan{IdleTimeout: 46 * time.Second, MinWarm: 1}, "46s", 1},
+	} {
+		ka.plan = uniform(step.plan)
+		h.g.tune(time.Now())
+		if rs := h.status("f").Lumos.Runtimes[0]; rs.IdleTimeout != step.want || rs.MinWarm != step.min {
+			t.Errorf("plan %+v: idle %s, min %d; want %s, %d", step.plan, rs.IdleTimeout, rs.MinWarm, step.want, step.min)
+		}
+	}
+}
