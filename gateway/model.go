@@ -18,9 +18,13 @@ type Model interface {
 	Function(name string, bytes int) (doc any, ok bool)
 	// Export returns the model's whole state as JSON (GET /system/model-snapshot).
 	Export() ([]byte, error)
-	// Import merges a snapshot made by Export (PUT /system/model-snapshot; errors
-	// answer 400 naming the problem; the model is unchanged on error).
+	// Import merges a snapshot made by Export into the model (POST
+	// /system/model-snapshot; errors answer 400 naming the problem; the
+	// model is unchanged on error).
 	Import(data []byte) error
+	// Replace replaces the model's state with a snapshot made by Export (PUT
+	// /system/model-snapshot, idempotent; errors as Import's).
+	Replace(data []byte) error
 	// Forget drops everything the model learned of function: the gateway
 	// calls it when the function is removed, and when an update changes its
 	// candidate runtimes (what was learned of the old ones no longer applies).
@@ -78,7 +82,11 @@ func (g *Gateway) modelHTTP(rc *fasthttp.RequestCtx, route string) error {
 			if len(body) == 0 {
 				return fmt.Errorf("%w: empty model snapshot (send the JSON of GET /system/%s as the body)", ErrBadRequest, routeModelSnapshot)
 			}
-			if err := m.Import(body); err != nil {
+			load := m.Import // POST merges
+			if method == http.MethodPut {
+				load = m.Replace // PUT replaces: the same PUT twice is the same model
+			}
+			if err := load(body); err != nil {
 				return fmt.Errorf("%w: model snapshot: %v", ErrBadRequest, err)
 			}
 			rc.SetStatusCode(http.StatusNoContent)

@@ -18,7 +18,8 @@ import (
 type fakeModel struct {
 	mu         sync.Mutex
 	asked      []string // "name bytes" per Function call
-	imported   [][]byte
+	imported   [][]byte // POST: merged
+	replaced   [][]byte // PUT
 	known      map[string]bool
 	exportErr  error
 	importErr  error
@@ -59,6 +60,16 @@ func (m *fakeModel) Import(data []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.imported = append(m.imported, bytes.Clone(data))
+	return nil
+}
+
+func (m *fakeModel) Replace(data []byte) error {
+	if m.importErr != nil {
+		return m.importErr
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.replaced = append(m.replaced, bytes.Clone(data))
 	return nil
 }
 
@@ -123,8 +134,9 @@ func TestModelRoutes(t *testing.T) {
 		}
 	}
 	m.mu.Lock()
-	if len(m.imported) != 2 || !bytes.Equal(m.imported[0], big) {
-		t.Errorf("imported %d snapshots", len(m.imported))
+	// PUT replaces the model (idempotent), POST merges into it.
+	if len(m.imported) != 1 || !bytes.Equal(m.imported[0], big) || len(m.replaced) != 1 || !bytes.Equal(m.replaced[0], big) {
+		t.Errorf("merged %d snapshots and replaced with %d; want one each", len(m.imported), len(m.replaced))
 	}
 	m.mu.Unlock()
 	expectError(t, h.do(http.MethodPut, "/system/model-snapshot", big), 413, codeTooLarge, "")

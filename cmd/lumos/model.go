@@ -126,6 +126,7 @@ type modelOptions struct {
 	json    bool
 	export  string
 	imp     string
+	replace bool
 	compare string
 }
 
@@ -137,11 +138,14 @@ func newModelCmd(cf *clientFlags) *cobra.Command {
 		Long: "Show the gateway's performance model: for every function (or NAME) and runtime, predicted cold and\n" +
 			"warm p50/p99 at --bytes of request, the I/O-serialization share, memory, samples, confidence, the\n" +
 			"model's live error, and its recommendation with the reason. --export and --import move the model\n" +
-			"between gateways as JSON; --compare compares this gateway's model with an exported one.",
+			"between gateways as JSON: --import merges the snapshot into the gateway's model (POST), counts add\n" +
+			"up; with --replace the snapshot replaces the model (PUT). --compare compares this gateway's model\n" +
+			"with an exported one.",
 		Example: `  lumos model
   lumos model fib --bytes 65536
   lumos model --export cloud.json
   lumos model --import cloud.json
+  lumos model --import cloud.json --replace
   lumos model --compare cloud.json --bytes 1048576`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -160,6 +164,7 @@ func newModelCmd(cf *clientFlags) *cobra.Command {
 	fl.BoolVar(&o.json, "json", false, "print the model's JSON document instead of a table")
 	fl.StringVar(&o.export, "export", "", "write the model's snapshot (JSON) to FILE (- for stdout)")
 	fl.StringVar(&o.imp, "import", "", "merge the snapshot in FILE (- for stdin) into the gateway's model")
+	fl.BoolVar(&o.replace, "replace", false, "with --import: replace the gateway's model with the snapshot instead of merging")
 	fl.StringVar(&o.compare, "compare", "", "compare the gateway's model with the snapshot in FILE")
 	cf.register(cmd)
 	return cmd
@@ -181,6 +186,8 @@ func (o *modelOptions) validate(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("--bytes %d: want a non-negative size", o.bytes)
 	case cmd.Flags().Changed("bytes") && len(args) == 0 && o.compare == "":
 		return errors.New("--bytes needs a NAME (or --compare)")
+	case o.replace && o.imp == "":
+		return errors.New("--replace applies to --import only")
 	case o.json && (o.export != "" || o.imp != ""):
 		return errors.New("--json applies to the documents, not to --export or --import (snapshots are JSON already)")
 	}
@@ -208,10 +215,14 @@ func (o *modelOptions) run(ctx context.Context, c *client, out io.Writer, in io.
 		if err != nil {
 			return fmt.Errorf("--import: %w", err)
 		}
-		if _, err := c.raw(ctx, http.MethodPut, "/system/model-snapshot", data); err != nil {
+		method, did := http.MethodPost, "merged %s into the model\n" // POST merges
+		if o.replace {
+			method, did = http.MethodPut, "replaced the model with %s\n" // PUT replaces
+		}
+		if _, err := c.raw(ctx, method, "/system/model-snapshot", data); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "imported %s into the model\n", o.imp)
+		fmt.Fprintf(out, did, o.imp)
 		return nil
 	case o.compare != "":
 		other, err := readInput(o.compare, in)

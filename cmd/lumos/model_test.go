@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,13 @@ type fakeModelGateway struct {
 	imported []byte
 }
 
+// asked reports whether the gateway was sent "METHOD path".
+func (f *fakeModelGateway) asked(call string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Contains(f.paths, call)
+}
+
 func (f *fakeModelGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.paths = append(f.paths, r.Method+" "+r.URL.RequestURI())
@@ -50,9 +58,13 @@ func (f *fakeModelGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/system/model-snapshot" && r.Method == http.MethodGet:
 		data, _ := f.m.Export()
 		w.Write(data)
-	case r.URL.Path == "/system/model-snapshot" && r.Method == http.MethodPut:
+	case r.URL.Path == "/system/model-snapshot" && (r.Method == http.MethodPost || r.Method == http.MethodPut):
 		body, _ := io.ReadAll(r.Body)
-		if err := f.m.Import(body); err != nil {
+		load := f.m.Import
+		if r.Method == http.MethodPut {
+			load = f.m.Replace
+		}
+		if err := load(body); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			answer(map[string]string{"error": "bad_request", "message": "model snapshot: " + err.Error()})
 			return
@@ -193,8 +205,12 @@ func TestModelCommandExportImportCompare(t *testing.T) {
 		t.Fatalf("exported file: %v", err)
 	}
 	out, err = runCLI(t, "", append([]string{"model", "--import", file}, g...)...)
-	if err != nil || !strings.Contains(out, "imported "+file) || string(f.imported) != string(data) {
-		t.Fatalf("import: %v %s", err, out)
+	if err != nil || !strings.Contains(out, "merged "+file) || string(f.imported) != string(data) || !f.asked("POST /system/model-snapshot") {
+		t.Fatalf("import (merge, POST): %v %s", err, out)
+	}
+	out, err = runCLI(t, "", append([]string{"model", "--import", file, "--replace"}, g...)...)
+	if err != nil || !strings.Contains(out, "replaced the model with "+file) || !f.asked("PUT /system/model-snapshot") {
+		t.Fatalf("import --replace (PUT): %v %s", err, out)
 	}
 	// A snapshot of a machine twice as slow.
 	slow, err := learnedModel(2).Export()
@@ -228,6 +244,7 @@ func TestModelCommandErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"model", "--export", "a", "--import", "b"}, "at most one of --export, --import and --compare"},
+		{[]string{"model", "--replace"}, "--replace applies to --import only"},
 		{[]string{"model", "fib", "--export", "a"}, "give no NAME"},
 		{[]string{"model", "fib", "--bytes", "-1"}, "--bytes -1"},
 		{[]string{"model", "--bytes", "10"}, "--bytes needs a NAME"},

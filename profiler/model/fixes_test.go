@@ -334,3 +334,49 @@ func TestHammerForget(t *testing.T) {
 		t.Errorf("g learned from %d invocations, want %d", n, 6*150)
 	}
 }
+
+// Replace is idempotent and drops what the snapshot lacks; Import merges
+// (review 10).
+func TestReplace(t *testing.T) {
+	src := newTestModel(Config{})
+	r := rand.New(rand.NewPCG(17, 18))
+	now := t0
+	serve(src, r, "f", 100, 1024, []string{"wasm-aot"}, runtimes, &now)
+	snap, err := src.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	warmOf := func(m *Model, fn string) int64 {
+		doc, ok := m.Function(fn, 1024)
+		if !ok {
+			return -1
+		}
+		var n int64
+		for _, d := range doc.(FunctionDoc).Runtimes {
+			n += d.Samples.Warm
+		}
+		return n
+	}
+	m := newTestModel(Config{})
+	serve(m, r, "g", 20, 1024, []string{"wasm-aot"}, runtimes, &now)
+	for range 2 {
+		if err := m.Replace(snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := warmOf(m, "f"); got != 100 {
+		t.Errorf("after replacing twice: f has %d warm samples, want 100", got)
+	}
+	if got := warmOf(m, "g"); got != -1 {
+		t.Errorf("after replacing: g (not in the snapshot) has %d warm samples, want none", got)
+	}
+	if err := m.Import(snap); err != nil {
+		t.Fatal(err)
+	}
+	if got := warmOf(m, "f"); got != 200 {
+		t.Errorf("after a merge: f has %d warm samples, want 200", got)
+	}
+	if err := m.Replace([]byte(`{"version":99}`)); err == nil || warmOf(m, "f") != 200 {
+		t.Errorf("a bad snapshot: err %v, f has %d warm samples; want an error and the model unchanged", err, warmOf(m, "f"))
+	}
+}

@@ -286,6 +286,35 @@ func (m *Model) Import(data []byte) error {
 	}
 	m.importMu.Lock()
 	defer m.importMu.Unlock()
+	return m.mergeChecked(d)
+}
+
+// Replace replaces the model's state with a snapshot made by Export
+// (gateway.Model): afterwards the model is the snapshot's (plus the records
+// of calls in flight), so replacing twice with the same snapshot gives the
+// same model. On error, which wraps ErrSnapshot and names the field, the
+// model is unchanged.
+func (m *Model) Replace(data []byte) error {
+	d, err := m.decode(data)
+	if err != nil {
+		return err
+	}
+	m.importMu.Lock()
+	defer m.importMu.Unlock()
+	m.mu.Lock()
+	keys := map[key]*keyState{}
+	fns := map[string]*fnState{}
+	m.keys.Store(&keys)
+	m.fns.Store(&fns)
+	m.mu.Unlock()
+	m.originMu.Lock()
+	m.origins = nil
+	m.originMu.Unlock()
+	return m.mergeChecked(d)
+}
+
+// mergeChecked merges d if the model stays within maxKeys. Callers hold m.importMu.
+func (m *Model) mergeChecked(d *decoded) error {
 	keys, fns := *m.keys.Load(), *m.fns.Load()
 	newKeys, newFns := 0, 0
 	for _, dk := range d.keys {
