@@ -17,7 +17,8 @@ const redecideEvery = 32
 // failed calls count as explored, and toward recomputing the decision; a
 // 4xx or a 429 is not the runtime's failure),
 // sends one call in Config.ExploreEvery elsewhere, and explores again when
-// the chosen runtime's live error passes Config.ReexploreError. It does not
+// the chosen runtime's drift signal (an EWMA of its warm predictions'
+// relative errors, each capped at 1) passes Config.ReexploreError. It does not
 // allocate once the function is known.
 func (m *Model) Choose(function string, requestBytes int, candidates []string) int {
 	n := len(candidates)

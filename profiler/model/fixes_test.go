@@ -380,3 +380,31 @@ func TestReplace(t *testing.T) {
 		t.Errorf("a bad snapshot: err %v, f has %d warm samples; want an error and the model unchanged", err, warmOf(m, "f"))
 	}
 }
+
+// ReexploreError is compared with the capped drift signal, below 1:
+// Validate rejects 1 and more, and New does not let such a setting disable
+// re-exploration (review 11).
+func TestReexploreErrorBound(t *testing.T) {
+	for _, v := range []float64{1, 1.5, -0.1} {
+		if err := (Config{ReexploreError: v}).Validate(); err == nil || !strings.Contains(err.Error(), "ReexploreError") {
+			t.Errorf("ReexploreError %v: Validate() = %v, want an error naming it", v, err)
+		}
+	}
+	if err := (Config{ReexploreError: 0.3}).Validate(); err != nil {
+		t.Errorf("ReexploreError 0.3: %v", err)
+	}
+	m := newTestModel(Config{ReexploreError: 1.5})
+	r := rand.New(rand.NewPCG(13, 14))
+	candidates := []string{"a", "b"}
+	fast := truth{execBase: 1, ioBase: 0.1, overBase: 0.05, respRatio: 1, noise: 0.05}
+	slow := truth{execBase: 3, ioBase: 0.1, overBase: 0.05, respRatio: 1, noise: 0.05}
+	truths := map[string]truth{"a": fast, "b": slow}
+	now := t0
+	serve(m, r, "f", 300, 1024, candidates, truths, &now)
+	broken := fast
+	broken.execBase = 10
+	truths["a"] = broken
+	if counts := serve(m, r, "f", 600, 1024, candidates, truths, &now); counts["b"] < 450 {
+		t.Errorf("ReexploreError 1.5 (out of range, so the default): after a's slowdown %v, want b chosen most of the time", counts)
+	}
+}

@@ -14,6 +14,7 @@ package model
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -52,8 +53,11 @@ type Config struct {
 	// ExploreSamples is how many invocations (warm, cold or failed) each candidate runtime of
 	// an "auto" function gets in a payload regime before Choose exploits.
 	ExploreSamples int
-	// ReexploreError is the live error (EWMA of |predicted-observed|/observed)
-	// of the chosen runtime above which Choose explores again.
+	// ReexploreError is the drift signal of the chosen runtime above which
+	// Choose explores again: an EWMA (α = 0.1) of the warm predictions'
+	// relative errors |predicted-observed|/observed, each capped at 1, so it
+	// lies in [0, 1]. It must be in (0, 1); 0 or out of range means
+	// DefaultReexploreError (Validate reports out of range).
 	ReexploreError float64
 	// ExploreEvery: one call in ExploreEvery goes to another candidate than
 	// the chosen one, so drift on the others is noticed.
@@ -73,6 +77,24 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Validate reports settings New would replace by their defaults because
+// they are out of range (zero values are fine: they mean the defaults).
+func (c Config) Validate() error {
+	switch {
+	case c.Forgetting < 0 || c.Forgetting > 1:
+		return fmt.Errorf("model: Forgetting %v: want a factor in (0, 1]", c.Forgetting)
+	case c.ReexploreError < 0 || c.ReexploreError >= 1:
+		return fmt.Errorf("model: ReexploreError %v: want a value in (0, 1) (the drift signal it is compared with caps each error at 1)", c.ReexploreError)
+	case c.ExploreSamples < 0:
+		return fmt.Errorf("model: ExploreSamples %d: want a non-negative count", c.ExploreSamples)
+	case c.ExploreEvery < 0:
+		return fmt.Errorf("model: ExploreEvery %d: want a non-negative count", c.ExploreEvery)
+	case c.MemoryBudget < 0:
+		return fmt.Errorf("model: MemoryBudget %d: want a non-negative byte count", c.MemoryBudget)
+	}
+	return nil
+}
+
 func (c *Config) defaults() {
 	if c.Forgetting <= 0 || c.Forgetting > 1 {
 		c.Forgetting = DefaultForgetting
@@ -80,8 +102,8 @@ func (c *Config) defaults() {
 	if c.ExploreSamples <= 0 {
 		c.ExploreSamples = DefaultExploreSamples
 	}
-	if c.ReexploreError <= 0 {
-		c.ReexploreError = DefaultReexploreError
+	if c.ReexploreError <= 0 || c.ReexploreError >= 1 {
+		c.ReexploreError = DefaultReexploreError // >= 1 would never re-explore
 	}
 	if c.ExploreEvery <= 0 {
 		c.ExploreEvery = DefaultExploreEvery
