@@ -125,7 +125,7 @@ func (c *apiClient) remove(ctx context.Context, name string) error {
 }
 
 // scaleToZero scales name to zero and waits, at most settle, until the
-// gateway reports no available replica.
+// gateway reports no available replica; it fails if replicas remain.
 func (c *apiClient) scaleToZero(ctx context.Context, name string, settle time.Duration) error {
 	path := "/system/scale-function/" + url.PathEscape(name)
 	if err := c.adminJSON(ctx, http.MethodPost, path, map[string]any{"serviceName": name, "replicas": 0}, nil); err != nil {
@@ -139,8 +139,11 @@ func (c *apiClient) scaleToZero(ctx context.Context, name string, settle time.Du
 		if err := c.admin(ctx, http.MethodGet, "/system/function/"+url.PathEscape(name), nil, "", &st); err != nil {
 			return err
 		}
-		if st.AvailableReplicas == 0 || time.Now().After(deadline) {
+		if st.AvailableReplicas == 0 {
 			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still has %d replicas %v after scaling to zero", name, st.AvailableReplicas, settle)
 		}
 		select {
 		case <-ctx.Done():
@@ -149,6 +152,9 @@ func (c *apiClient) scaleToZero(ctx context.Context, name string, settle time.Du
 		}
 	}
 }
+
+// startCold is the X-Lumos-Start of an answer that began with a cold start.
+const startCold = "cold"
 
 // answer is one invocation's outcome.
 type answer struct {

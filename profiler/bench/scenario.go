@@ -109,18 +109,21 @@ func (r *runner) call(ctx context.Context, t target, scenario string, x int, que
 		return
 	}
 	tl.verified++
+	if a.start != "" {
+		if tl.starts == nil {
+			tl.starts = map[string]int{}
+		}
+		tl.starts[a.start]++
+	}
+	if scenario == ScenarioCold && a.start != "" && a.start != startCold {
+		return // not a cold start: out of the cold series (counted in Starts)
+	}
 	tl.lat = append(tl.lat, float64(a.latency)/float64(time.Millisecond))
 	if a.timing.has {
 		tl.timed = true
 		for i, v := range a.timing.ms {
 			tl.phases[i] += v
 		}
-	}
-	if a.start != "" {
-		if tl.starts == nil {
-			tl.starts = map[string]int{}
-		}
-		tl.starts[a.start]++
 	}
 }
 

@@ -14,8 +14,9 @@ import (
 const minRunsForCI = 3
 
 // summarize computes Stats of the samples of every run (milliseconds),
-// pooled; the confidence interval of the mean comes from the runs' means
-// when at least minRunsForCI runs have samples, else from the samples.
+// pooled; the confidence interval of the mean comes from the runs' means,
+// centred on their mean, when at least minRunsForCI runs have samples, else
+// from the samples, centred on the pooled mean.
 func summarize(runs [][]float64) Stats {
 	var all, means []float64
 	for _, r := range runs {
@@ -38,12 +39,14 @@ func summarize(runs [][]float64) Stats {
 		Min:  all[0],
 		Max:  all[len(all)-1],
 	}
-	basis := all
+	basis, centre := all, s.Mean
 	if len(means) >= minRunsForCI {
-		basis = means
+		// Centred on the mean of the means it is computed from: with runs of
+		// different sizes the pooled mean lies elsewhere.
+		basis, centre = means, stat.Mean(means, nil)
 	}
 	half := ciHalfWidth(basis)
-	s.CILow, s.CIHigh = s.Mean-half, s.Mean+half
+	s.CILow, s.CIHigh = centre-half, centre+half
 	return s
 }
 
