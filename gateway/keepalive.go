@@ -89,6 +89,9 @@ func (g *Gateway) tune(now time.Time) {
 			g.log.Error("keep-alive planner panicked", logKeyPanic, fmt.Sprint(r))
 		}
 	}()
+	if g.closed.Load() {
+		return // closing: the pools are being retired
+	}
 	targets, states := g.adaptivePools()
 	if len(states) == 0 {
 		return
