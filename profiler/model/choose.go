@@ -32,7 +32,7 @@ func (m *Model) Choose(function string, requestBytes int, candidates []string) i
 	explore := m.cfg.ExploreSamples
 
 	// Explore: round robin over the candidates short of samples here.
-	start := int(c.rr.Add(1))
+	start := int(c.rr.Add(1) % uint32(n)) // in range where int has 32 bits too
 	for j := range n {
 		i := (start + j) % n
 		ks := byRuntime[candidates[i]]
@@ -63,7 +63,7 @@ func (m *Model) Choose(function string, requestBytes int, candidates []string) i
 	}
 	// Bounded exploration: one call in ExploreEvery goes to another candidate.
 	if calls := f.calls.Add(1); calls%uint64(m.cfg.ExploreEvery) == 0 {
-		return (idx + 1 + int(calls/uint64(m.cfg.ExploreEvery))%(n-1)) % n
+		return (idx + 1 + int(calls/uint64(m.cfg.ExploreEvery)%uint64(n-1))) % n
 	}
 	return idx
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -406,5 +407,21 @@ func TestReexploreErrorBound(t *testing.T) {
 	truths["a"] = broken
 	if counts := serve(m, r, "f", 600, 1024, candidates, truths, &now); counts["b"] < 450 {
 		t.Errorf("ReexploreError 1.5 (out of range, so the default): after a's slowdown %v, want b chosen most of the time", counts)
+	}
+}
+
+// Choose's round-robin counter wraps past 2^31 without a negative index
+// (where int has 32 bits: GOARCH=386 or arm) (review 14).
+func TestChooseCounterWraps(t *testing.T) {
+	m := newTestModel(Config{})
+	candidates := []string{"a", "b", "c"}
+	m.Choose("f", 1024, candidates)
+	for _, v := range []uint32{math.MaxInt32 - 1, math.MaxUint32 - 1} {
+		m.fn("f").choice[0].rr.Store(v)
+		for range 4 {
+			if i := m.Choose("f", 1024, candidates); i < 0 || i >= len(candidates) {
+				t.Fatalf("counter at %d: Choose = %d", v, i)
+			}
+		}
 	}
 }
