@@ -226,5 +226,19 @@ func FuzzImport(f *testing.F) {
 		if err := newTestModel(Config{}).Import(out); err != nil {
 			t.Fatalf("re-import of an export failed: %v", err)
 		}
+		// Replace accepts what Import accepts, and is idempotent.
+		if err := m.Replace(data); err != nil {
+			t.Fatalf("Replace refused what Import accepted: %v", err)
+		}
+		once, err := m.Export()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Replace(data); err != nil {
+			t.Fatal(err)
+		}
+		if twice, err := m.Export(); err != nil || !bytes.Equal(once, twice) {
+			t.Fatalf("replacing twice differs from once (%v)", err)
+		}
 	})
 }
