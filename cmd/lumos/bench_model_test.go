@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,13 +243,20 @@ func BenchmarkAutoRuntime(b *testing.B) {
 		}
 		from := rec.mark()
 		sums := make([]time.Duration, len(names))
+		lats := make([][]time.Duration, len(names))
 		for round := range rounds {
 			for k := range names {
 				i := (round + k) % len(names)
 				for range calls {
-					sums[i] += c.invokeChecked(b, srv.url, names[i], fn, body)
+					d := c.invokeChecked(b, srv.url, names[i], fn, body)
+					sums[i] += d
+					lats[i] = append(lats[i], d)
 				}
 			}
+		}
+		p50 := func(i int) float64 {
+			slices.Sort(lats[i])
+			return ms(lats[i][len(lats[i])/2])
 		}
 		served := map[string]int{}
 		for _, r := range rec.since(from) {
@@ -271,8 +279,8 @@ func BenchmarkAutoRuntime(b *testing.B) {
 		}
 		ratio := meanMs(0) / best
 		worst = max(worst, ratio)
-		line := fmt.Sprintf("%-5s auto %8.3f ms | wasm-aot %8.3f ms | wasm-interp %8.3f ms | auto/best %.3f (best %s) | auto chose %s (%d of %d calls; %v)",
-			fn.name, meanMs(0), meanMs(1), meanMs(2), ratio, bestRT, chosen, served[chosen], rounds*calls, served)
+		line := fmt.Sprintf("%-5s mean (p50) auto %8.3f (%.3f) ms | wasm-aot %8.3f (%.3f) ms | wasm-interp %8.3f (%.3f) ms | auto/best %.3f (best %s) | auto chose %s (%d of %d calls; %v)",
+			fn.name, meanMs(0), p50(0), meanMs(1), p50(1), meanMs(2), p50(2), ratio, bestRT, chosen, served[chosen], rounds*calls, served)
 		lines = append(lines, line)
 		if testing.Verbose() {
 			fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), line)

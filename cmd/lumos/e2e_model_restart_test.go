@@ -19,6 +19,7 @@ func TestModelExploitsAndSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	o := testOptions(dir)
 	o.model = true
+	o.bundled = false // fast under -race: only autofib is compiled
 	o.getenv = envMap(nil)
 	var mu sync.Mutex
 	var served []string // runtimes of autofib's calls, in order
