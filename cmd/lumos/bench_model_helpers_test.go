@@ -98,14 +98,20 @@ func startModelBench(b *testing.B, withModel bool, rec *records, tweak func(*ser
 }
 
 // deployModule stores mod (a Wasm module or an image tarball) and deploys
-// it as name with the annotations.
+// it as name with the annotations. The pseudo-annotation "limits.memory"
+// is the deployment's memory limit.
 func deployModule(b *testing.B, srv *server, name string, mod []byte, ann map[string]string) {
 	b.Helper()
 	digest, err := srv.gw.PutArtifact(mod)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := srv.gw.Deploy(context.Background(), gateway.FunctionDeployment{Service: name, Image: digest, Annotations: ann}, false); err != nil {
+	d := gateway.FunctionDeployment{Service: name, Image: digest, Annotations: maps.Clone(ann)}
+	if m := ann[limitsMemory]; m != "" {
+		d.Limits = &gateway.FunctionResources{Memory: m}
+		delete(d.Annotations, limitsMemory)
+	}
+	if err := srv.gw.Deploy(context.Background(), d, false); err != nil {
 		b.Fatalf("deploy %s: %v", name, err)
 	}
 }
@@ -141,6 +147,9 @@ type sampleFn struct {
 	check func(req, resp []byte) error
 }
 
+// limitsMemory is deployModule's pseudo-annotation for the memory limit.
+const limitsMemory = "limits.memory"
+
 // annotations are the deployment's annotations of fn on runtime: its ABI
 // (loop in containers), and for json a memory limit that holds a decoded
 // 1 MiB document (the default 128 MiB does not).
@@ -151,7 +160,7 @@ func (fn sampleFn) annotations(b *testing.B, runtime string) map[string]string {
 	}
 	ann := map[string]string{"lumos.runtime": runtime, "lumos.abi": abi}
 	if fn.name == "json" {
-		ann["lumos.max_memory"] = "1Gi"
+		ann[limitsMemory] = "1Gi"
 	}
 	return ann
 }

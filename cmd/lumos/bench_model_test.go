@@ -42,7 +42,7 @@ const (
 	// json on the interpreter at 1 MiB): it stops after accMinCalls calls
 	// once over budget.
 	accBlockBudget = 20 * time.Second
-	accMinCalls    = 8
+	accMinCalls    = 3
 )
 
 // BenchmarkModelAccuracy measures the model's predictions against live
@@ -108,7 +108,7 @@ func BenchmarkModelAccuracy(b *testing.B) {
 			c.invokeChecked(b, srv.url, warm, fn, bodies[0]) // the cold start
 			t0 := time.Now()
 			rounds := 0
-			for rounds < train && (rounds < accMinCalls || time.Since(t0) < 2*accBlockBudget) {
+			for rounds < train && (rounds < 2*accMinCalls || time.Since(t0) < 2*accBlockBudget) {
 				for _, body := range bodies {
 					c.invokeChecked(b, srv.url, warm, fn, body)
 				}
