@@ -24,6 +24,7 @@ type record struct {
 	function, runtime string
 	start             invoker.StartKind
 	total             time.Duration
+	execute, io       time.Duration // the execute phase; request_write + response_read
 	requestBytes      int
 	memory            int64
 	failed            bool
@@ -37,6 +38,8 @@ type records struct {
 
 func (r *records) observe(inv *invoker.Invocation) {
 	rec := record{function: inv.Function, runtime: inv.Runtime, start: inv.Start, total: inv.Total,
+		execute:      inv.Phases.Get(invoker.PhaseExecute),
+		io:           inv.Phases.Get(invoker.PhaseRequestWrite) + inv.Phases.Get(invoker.PhaseResponseRead),
 		requestBytes: inv.RequestBytes, memory: inv.MemoryBytes, failed: inv.Err != nil}
 	r.mu.Lock()
 	r.list = append(r.list, rec)
@@ -60,10 +63,15 @@ func (r *records) since(i int) []record {
 // medianMs returns the median total, in milliseconds, of the records of
 // function that pass keep, and how many there were.
 func medianMs(recs []record, function string, keep func(record) bool) (float64, int) {
+	return medianOf(recs, function, keep, func(r record) time.Duration { return r.total })
+}
+
+// medianOf is medianMs of the duration of each record that part returns.
+func medianOf(recs []record, function string, keep func(record) bool, part func(record) time.Duration) (float64, int) {
 	var ts []time.Duration
 	for _, r := range recs {
 		if r.function == function && !r.failed && keep(r) {
-			ts = append(ts, r.total)
+			ts = append(ts, part(r))
 		}
 	}
 	if len(ts) == 0 {

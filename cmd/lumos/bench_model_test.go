@@ -106,6 +106,7 @@ func BenchmarkModelAccuracy(b *testing.B) {
 				bodies[i] = fn.body(n)
 			}
 			c.invokeChecked(b, srv.url, warm, fn, bodies[0]) // the cold start
+			trainFrom := rec.mark()
 			t0 := time.Now()
 			rounds := 0
 			for rounds < train && (rounds < 2*accMinCalls || time.Since(t0) < 2*accBlockBudget) {
@@ -115,16 +116,24 @@ func BenchmarkModelAccuracy(b *testing.B) {
 				rounds++
 			}
 			line := fmt.Sprintf("%-11s %-5s trained %2d×3", rt, fn.name, rounds)
+			trained := rec.since(trainFrom)
+			for _, n := range accTrainSizes {
+				line += " " + breakdown(trained, warm, n, runtimeDoc(b, srv, warm, rt, n))
+			}
 			var errs []float64
+			var detail []string
 			for _, n := range accPredictSizes {
-				pred := runtimeDoc(b, srv, warm, rt, n).WarmP50Ms
+				predDoc := runtimeDoc(b, srv, warm, rt, n)
+				pred := predDoc.WarmP50Ms
 				body := fn.body(n)
 				from := rec.mark()
 				t0 := time.Now()
 				for i := 0; i < measure && (i < accMinCalls || time.Since(t0) < accBlockBudget); i++ {
 					c.invokeChecked(b, srv.url, warm, fn, body)
 				}
-				obs, k := medianMs(rec.since(from), warm, func(r record) bool { return r.start == invoker.StartWarm })
+				measured := rec.since(from)
+				obs, k := medianMs(measured, warm, func(r record) bool { return r.start == invoker.StartWarm })
+				detail = append(detail, breakdown(measured, warm, len(body), predDoc))
 				if k == 0 || pred <= 0 {
 					b.Errorf("%s at %d bytes: %d warm records, prediction %.3g ms", warm, n, k, pred)
 					continue
@@ -136,6 +145,7 @@ func BenchmarkModelAccuracy(b *testing.B) {
 			mape := mean(errs)
 			warmErrs = append(warmErrs, mape)
 			line += fmt.Sprintf(" | MAPE %5.1f%%", 100*mape)
+			line += "\n        " + strings.Join(detail, " ")
 			b.ReportMetric(100*mape, "mape-%-"+rt+"-"+fn.name)
 
 			// Cold: 20 to learn from, the prediction, 20 to compare with.
@@ -536,4 +546,16 @@ func BenchmarkModelOverhead(b *testing.B) {
 	b.ReportMetric(modes[0].rps, "off-req/s")
 	b.ReportMetric(modes[1].rps, "on-req/s")
 	b.ReportMetric(modes[1].rps/modes[0].rps, "on/off")
+}
+
+// breakdown prints the observed p50 of function's warm records of n request
+// bytes, split into execute, I/O and the rest, against the model's doc.
+func breakdown(recs []record, function string, n int, doc model.RuntimeDoc) string {
+	keep := func(r record) bool { return r.start == invoker.StartWarm && r.requestBytes == n }
+	total, k := medianMs(recs, function, keep)
+	exec, _ := medianOf(recs, function, keep, func(r record) time.Duration { return r.execute })
+	io, _ := medianOf(recs, function, keep, func(r record) time.Duration { return r.io })
+	over, _ := medianOf(recs, function, keep, func(r record) time.Duration { return r.total - r.execute - r.io })
+	return fmt.Sprintf("[%dK n=%d obs/pred ms: total %.3f/%.3f exec %.3f/%.3f io %.3f/%.3f rest %.3f/%.3f]",
+		n>>10, k, total, doc.WarmP50Ms, exec, doc.ExecuteMs, io, doc.IOMs, over, doc.OverheadMs)
 }
