@@ -117,8 +117,8 @@ func BenchmarkModelAccuracy(b *testing.B) {
 			}
 			line := fmt.Sprintf("%-11s %-5s trained %2d×3", rt, fn.name, rounds)
 			trained := rec.since(trainFrom)
-			for _, n := range accTrainSizes {
-				line += " " + breakdown(trained, warm, n, runtimeDoc(b, srv, warm, rt, n))
+			for _, body := range bodies {
+				line += " " + breakdown(trained, warm, len(body), runtimeDoc(b, srv, warm, rt, len(body)))
 			}
 			var errs []float64
 			var detail []string
