@@ -179,8 +179,7 @@ func BenchmarkModelAccuracy(b *testing.B) {
 			}
 		}
 	}
-	b.Logf("model accuracy (warm: MAPE at 64 KiB and 1 MiB, target < 15%%; cold: |obs-pred|/obs, target ≤ 25%%):\n%s",
-		strings.Join(lines, "\n"))
+	printTable("model accuracy (warm: MAPE at 64 KiB and 1 MiB, target < 15%; cold: |obs-pred|/obs, target ≤ 25%):", lines)
 	b.ReportMetric(100*maxOf(warmErrs), "worst-mape-%")
 	b.ReportMetric(100*maxOf(coldErrs), "worst-cold-err-%")
 }
@@ -297,8 +296,7 @@ func BenchmarkAutoRuntime(b *testing.B) {
 		}
 		b.ReportMetric(ratio, "auto/best-"+fn.name)
 	}
-	b.Logf("runtime auto against the fixed runtimes (mean latency, %d rounds × %d calls; target auto/best ≤ 1.10):\n%s",
-		rounds, calls, strings.Join(lines, "\n"))
+	printTable(fmt.Sprintf("runtime auto against the fixed runtimes (mean latency, %d rounds × %d calls; target auto/best ≤ 1.10):", rounds, calls), lines)
 	b.ReportMetric(worst, "worst-auto/best")
 }
 
@@ -493,8 +491,7 @@ func BenchmarkKeepAlive(b *testing.B) {
 	}
 	lines = append(lines, fmt.Sprintf("total: adaptive cold %d, %.1f MiB·s | fixed (%v) cold %d, %.1f MiB·s | memory adaptive/fixed %.3f",
 		totCold[0], totMem[0], fixedIdle, totCold[1], totMem[1], totMem[0]/totMem[1]))
-	b.Logf("keep-alive, adaptive against fixed, %v replayed at %d× (target: fewer cold starts at no more memory-seconds, or as few with ≥ 30%% fewer):\n%s",
-		d, kaCompression, strings.Join(lines, "\n"))
+	printTable(fmt.Sprintf("keep-alive, adaptive against fixed, %v replayed at %d× (target: fewer cold starts at no more memory-seconds, or as few with ≥ 30%% fewer):", d, kaCompression), lines)
 	b.ReportMetric(float64(totCold[0]), "adaptive-cold")
 	b.ReportMetric(float64(totCold[1]), "fixed-cold")
 	b.ReportMetric(totMem[0], "adaptive-MiB·s")
@@ -558,4 +555,10 @@ func breakdown(recs []record, function string, n int, doc model.RuntimeDoc) stri
 	over, _ := medianOf(recs, function, keep, func(r record) time.Duration { return r.total - r.execute - r.io })
 	return fmt.Sprintf("[%dK n=%d obs/pred ms: total %.3f/%.3f exec %.3f/%.3f io %.3f/%.3f rest %.3f/%.3f]",
 		n>>10, k, total, doc.WarmP50Ms, exec, doc.ExecuteMs, io, doc.IOMs, over, doc.OverheadMs)
+}
+
+// printTable prints a benchmark's table whole to stdout (b.Log truncates
+// long benchmark output).
+func printTable(title string, lines []string) {
+	fmt.Printf("%s\n    %s\n", title, strings.Join(lines, "\n    "))
 }
