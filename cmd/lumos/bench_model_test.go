@@ -174,9 +174,7 @@ func BenchmarkModelAccuracy(b *testing.B) {
 				b.ReportMetric(100*e, "cold-err-%-"+rt+"-"+fn.name)
 			}
 			lines = append(lines, line)
-			if testing.Verbose() {
-				fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), line)
-			}
+			fmt.Printf("%s %s\n", time.Now().Format("15:04:05"), line) // as it comes: a later failure loses nothing
 		}
 	}
 	printTable("model accuracy (warm: MAPE at 64 KiB and 1 MiB, target < 15%; cold: |obs-pred|/obs, target ≤ 25%):", lines)
@@ -291,9 +289,7 @@ func BenchmarkAutoRuntime(b *testing.B) {
 		line := fmt.Sprintf("%-5s mean (p50) auto %8.3f (%.3f) ms | wasm-aot %8.3f (%.3f) ms | wasm-interp %8.3f (%.3f) ms | auto/best %.3f (best %s) | auto chose %s (%d of %d calls; %v)",
 			fn.name, meanMs(0), p50(0), meanMs(1), p50(1), meanMs(2), p50(2), ratio, bestRT, chosen, served[chosen], rounds*calls, served)
 		lines = append(lines, line)
-		if testing.Verbose() {
-			fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), line)
-		}
+		fmt.Printf("%s %s\n", time.Now().Format("15:04:05"), line)
 		b.ReportMetric(ratio, "auto/best-"+fn.name)
 	}
 	printTable(fmt.Sprintf("runtime auto against the fixed runtimes (mean latency, %d rounds × %d calls; target auto/best ≤ 1.10):", rounds, calls), lines)
