@@ -58,6 +58,30 @@ func (r modelRecorder) Record(inv *invoker.Invocation) bool {
 	return r.next.Record(inv)
 }
 
+// observeRecorder hands every invocation record to observe
+// (serveOptions.observe: benchmarks read the records), then to next (when
+// there is one), which may keep it.
+type observeRecorder struct {
+	observe func(*invoker.Invocation)
+	next    gateway.Recorder
+}
+
+var _ gateway.Recorder = observeRecorder{}
+
+// Begin implements gateway.Recorder: next's trace context, or none.
+func (r observeRecorder) Begin(inv *invoker.Invocation, call gateway.Call) gateway.TraceContext {
+	if r.next == nil {
+		return gateway.TraceContext{}
+	}
+	return r.next.Begin(inv, call)
+}
+
+// Record implements gateway.Recorder.
+func (r observeRecorder) Record(inv *invoker.Invocation) bool {
+	r.observe(inv)
+	return r.next != nil && r.next.Record(inv)
+}
+
 // blobStore is where the model's snapshot persists (*store.Store).
 type blobStore interface {
 	Blob(bucket, key string) ([]byte, error)

@@ -20,6 +20,7 @@ import (
 	"github.com/lumos-edge/lumos/functions"
 	"github.com/lumos-edge/lumos/gateway"
 	"github.com/lumos-edge/lumos/gateway/store"
+	"github.com/lumos-edge/lumos/invoker"
 	"github.com/lumos-edge/lumos/invoker/container"
 	"github.com/lumos-edge/lumos/invoker/wasm"
 	"github.com/lumos-edge/lumos/pool"
@@ -57,6 +58,15 @@ type serveOptions struct {
 	model bool
 	// getenv reads the OTEL_* variables; nil means os.Getenv.
 	getenv func(string) string
+
+	// Test and benchmark wiring, never set by flags.
+	// observe, when set, sees every invocation record (before the model
+	// and the profiler).
+	observe func(*invoker.Invocation)
+	// modelConfig configures the model (zero: its defaults).
+	modelConfig model.Config
+	// keepAliveInterval is the keep-alive tuner's period (zero: the gateway's default).
+	keepAliveInterval time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -191,7 +201,7 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	if o.model {
-		s.model = model.New(model.Config{})
+		s.model = model.New(o.modelConfig)
 		loadModel(s.st, s.model, logger)
 		tcfg.Producers = append(tcfg.Producers, s.model)
 	}
@@ -206,6 +216,9 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 	if s.model != nil {
 		recorder = modelRecorder{model: s.model, next: recorder}
 	}
+	if o.observe != nil {
+		recorder = observeRecorder{observe: o.observe, next: recorder}
+	}
 
 	var chooser gateway.Chooser
 	var gwModel gateway.Model
@@ -214,22 +227,23 @@ func startServer(ctx context.Context, o serveOptions) (_ *server, err error) {
 		chooser, gwModel, keepAlive = s.model, s.model, s.model
 	}
 	s.gw, err = gateway.New(ctx, gateway.Config{
-		Runtimes:         runtimes,
-		DefaultRuntime:   o.defaultRuntime,
-		Store:            s.st,
-		Recorder:         recorder,
-		Chooser:          chooser,
-		Model:            gwModel,
-		KeepAlive:        keepAlive,
-		Metrics:          metrics,
-		Credentials:      gateway.Credentials{User: s.creds.User, Password: s.creds.Password},
-		MaxBodyBytes:     o.maxBody,
-		MaxArtifactBytes: o.maxArtifact,
-		DefaultTimeout:   o.defaultTimeout,
-		MaxTimeout:       o.maxTimeout,
-		DefaultPool:      pool.DefaultConfig(),
-		Version:          version,
-		Logger:           logger,
+		Runtimes:          runtimes,
+		DefaultRuntime:    o.defaultRuntime,
+		Store:             s.st,
+		Recorder:          recorder,
+		Chooser:           chooser,
+		Model:             gwModel,
+		KeepAlive:         keepAlive,
+		KeepAliveInterval: o.keepAliveInterval,
+		Metrics:           metrics,
+		Credentials:       gateway.Credentials{User: s.creds.User, Password: s.creds.Password},
+		MaxBodyBytes:      o.maxBody,
+		MaxArtifactBytes:  o.maxArtifact,
+		DefaultTimeout:    o.defaultTimeout,
+		MaxTimeout:        o.maxTimeout,
+		DefaultPool:       pool.DefaultConfig(),
+		Version:           version,
+		Logger:            logger,
 	})
 	if err != nil {
 		return nil, err

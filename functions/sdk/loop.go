@@ -9,21 +9,27 @@ import (
 )
 
 // Buffer sizes of the loop: stdin is read through a reused reader; each
-// response frame is built in a reused buffer and written in one Write.
+// request's payload is read into a reused buffer (the Request's Body is the
+// handler's only until it returns); each response frame is built in a
+// reused buffer and written in one Write. Reusing them keeps a guest from
+// allocating, and collecting, every payload anew: echo of 1 MiB on
+// wasm-interp took 9-13 ms with a fresh buffer per call (a GC of the
+// guest's heap every call or two) against 1.1 ms at 256 KiB.
 const (
 	loopReadBuffer = 64 << 10
-	// keepResponseBuffer: a response buffer grown past this is dropped after
-	// use, so one large response does not pin its memory for the instance's life.
-	keepResponseBuffer = 1 << 20
+	// keepBuffer: a request or response buffer grown past this is dropped
+	// after use, so one huge payload does not pin its memory for the
+	// instance's life.
+	keepBuffer = 4 << 20
 )
 
 // serveLoop serves request frames until stdin ends.
 func serveLoop(h Handler, stdin io.Reader, stdout, stderr io.Writer) int {
 	br := bufio.NewReaderSize(stdin, loopReadBuffer)
 	lim := frame.DefaultLimits()
-	var buf []byte
+	var buf, in []byte
 	for {
-		req, err := frame.ReadRequest(br, lim)
+		req, next, err := frame.ReadRequestInto(br, lim, in)
 		if errors.Is(err, io.EOF) {
 			return ExitOK
 		}
@@ -49,8 +55,11 @@ func serveLoop(h Handler, stdin io.Reader, stdout, stderr io.Writer) int {
 			logError(stderr, "write response", err)
 			return ExitIO
 		}
-		if cap(buf) > keepResponseBuffer {
+		if cap(buf) > keepBuffer {
 			buf = nil
+		}
+		if in = next; cap(in) > keepBuffer {
+			in = nil
 		}
 	}
 }

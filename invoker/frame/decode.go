@@ -21,6 +21,20 @@ func ReadRequest(r io.Reader, lim Limits) (*invoker.Request, error) {
 	return parseRequest(p, lim, false)
 }
 
+// ReadRequestInto is ReadRequest reading the payload into buf's storage
+// when it is large enough (a new allocation otherwise), for a reader of
+// many frames that reuses one buffer: it returns the request and the
+// buffer to pass to the next call. The request's Body aliases that buffer
+// until then; its strings do not.
+func ReadRequestInto(r io.Reader, lim Limits, buf []byte) (*invoker.Request, []byte, error) {
+	p, err := readPayloadInto(r, KindRequest, lim, buf)
+	if err != nil {
+		return nil, buf, err
+	}
+	req, err := parseRequest(p, lim, false)
+	return req, p[:0], err
+}
+
 // ReadResponse reads one response frame from r, as ReadRequest does.
 func ReadResponse(r io.Reader, lim Limits) (*invoker.Response, error) {
 	p, err := readPayload(r, KindResponse, lim)
@@ -78,6 +92,11 @@ func payloadOf(frame []byte, kind byte, lim Limits) ([]byte, error) {
 }
 
 func readPayload(r io.Reader, kind byte, lim Limits) ([]byte, error) {
+	return readPayloadInto(r, kind, lim, nil)
+}
+
+// readPayloadInto reads a frame's payload into buf's storage when it fits.
+func readPayloadInto(r io.Reader, kind byte, lim Limits, buf []byte) ([]byte, error) {
 	var hdr [HeaderLen]byte
 	var h []byte
 	if br, ok := r.(*bufio.Reader); ok {
@@ -100,7 +119,12 @@ func readPayload(r io.Reader, kind byte, lim Limits) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := make([]byte, n)
+	var p []byte
+	if cap(buf) >= n {
+		p = buf[:n]
+	} else {
+		p = make([]byte, n)
+	}
 	if m, err := io.ReadFull(r, p); err != nil {
 		return nil, readErr("payload", m+1, err) // +1: never a clean EOF
 	}

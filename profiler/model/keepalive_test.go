@@ -125,9 +125,9 @@ func TestPlanArrivalPatterns(t *testing.T) {
 		if p.kind != arrivalBursty {
 			t.Fatalf("kind %q, want bursty (%s)", p.kind, p.reason)
 		}
-		// Cover the 20 ms gaps inside a burst (× 1.5), not the 5 min between.
-		if pp.IdleTimeout < 25*time.Millisecond || pp.IdleTimeout > 40*time.Millisecond {
-			t.Errorf("idle %v, want about 30 ms (%s)", pp.IdleTimeout, p.reason)
+		// Cover the 20 ms gaps inside a burst (× 1.5 × burstCover), not the 5 min between.
+		if pp.IdleTimeout < 50*time.Millisecond || pp.IdleTimeout > 70*time.Millisecond {
+			t.Errorf("idle %v, want about 60 ms (%s)", pp.IdleTimeout, p.reason)
 		}
 		if pp.MinWarm != 1 {
 			t.Errorf("inside a burst: prewarm %d, want 1 (%s)", pp.MinWarm, p.reason)
@@ -217,5 +217,36 @@ func TestRecommendationReasonHasNumbers(t *testing.T) {
 	}
 	if rec.Prewarm != 1 || rec.Runtime != "wasm-aot" {
 		t.Errorf("recommendation %+v", rec)
+	}
+}
+
+// Random (exponential) gaps inside bursts: the planned idle timeout covers
+// all but a sliver of them, so a burst cold-starts once, not once per
+// long-ish gap.
+func TestPlanBurstyCoversRandomGaps(t *testing.T) {
+	m := newTestModel(Config{MinIdle: 25 * time.Millisecond, MaxIdle: 15 * time.Second})
+	r := rand.New(rand.NewPCG(5, 1))
+	var times []time.Time
+	at := t0
+	for range 8 {
+		at = at.Add(25 * time.Second)
+		for range 50 {
+			at = at.Add(time.Duration(r.ExpFloat64() * float64(100*time.Millisecond)))
+			times = append(times, at)
+		}
+	}
+	arrive(m, "f", times, 200*time.Millisecond, 8<<20)
+	pp, p := planOne(t, m, "f", times[len(times)-1].Add(5*time.Millisecond))
+	if p.kind != arrivalBursty {
+		t.Fatalf("kind %q, want bursty (%s)", p.kind, p.reason)
+	}
+	missed := 0
+	for i := 1; i < len(times); i++ {
+		if d := times[i].Sub(times[i-1]); d < 10*time.Second && d > pp.IdleTimeout {
+			missed++
+		}
+	}
+	if missed > 1 {
+		t.Errorf("idle %v: %d of %d gaps inside bursts are longer (%s)", pp.IdleTimeout, missed, len(times)-8, p.reason)
 	}
 }
