@@ -71,21 +71,21 @@ type Machine struct {
 
 // Settings are the parameters a run used.
 type Settings struct {
-	Runs               int      `json:"runs"`
-	ColdRepeats        int      `json:"coldRepeats"`
-	WarmRequests       int      `json:"warmRequests"`
-	PayloadSizes       []int    `json:"payloadSizes"`
-	PayloadRequests    int      `json:"payloadRequests"`
-	Concurrency        []int    `json:"concurrency"`
-	ConcurrencySeconds float64  `json:"concurrencySeconds"`
-	ConcurrencyPayload int      `json:"concurrencyPayload"`
+	Runs               int     `json:"runs"`
+	ColdRepeats        int     `json:"coldRepeats"`
+	WarmRequests       int     `json:"warmRequests"`
+	PayloadSizes       []int   `json:"payloadSizes"`
+	PayloadRequests    int     `json:"payloadRequests"`
+	Concurrency        []int   `json:"concurrency"`
+	ConcurrencySeconds float64 `json:"concurrencySeconds"`
+	ConcurrencyPayload int     `json:"concurrencyPayload"`
 	// PointSeconds caps a cold, warm or payload point's requests in each
 	// run: the point stops after its request count or once this many
 	// seconds passed, whichever comes first (0: no cap). A point whose one
 	// request outlasts the cap is slow: later runs skip it.
-	PointSeconds float64 `json:"pointSeconds"`
-	Functions          []string `json:"functions"`
-	Runtimes           []string `json:"runtimes"`
+	PointSeconds float64  `json:"pointSeconds"`
+	Functions    []string `json:"functions"`
+	Runtimes     []string `json:"runtimes"`
 }
 
 // Artifact is the size of what was deployed for a function on a runtime.
