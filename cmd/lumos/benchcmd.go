@@ -276,7 +276,7 @@ func startBenchServer(ctx context.Context, containerd string) (*server, string, 
 		addr: "127.0.0.1:0", dataDir: dir, defaultRuntime: runtimeWasmAOT,
 		adminUser: "admin", adminPassword: hex.EncodeToString(pw[:]),
 		maxBody: 16 << 20, maxArtifact: 128 << 20,
-		defaultTimeout: time.Minute, maxTimeout: 5 * time.Minute,
+		defaultTimeout: time.Minute, maxTimeout: 10 * time.Minute,
 		containerd: containerd, logLevel: "error", metrics: true,
 	})
 	if err != nil {

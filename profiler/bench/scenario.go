@@ -186,11 +186,12 @@ func (r *runner) measure(ctx context.Context, w functions.Workload, rt string) (
 		Service: t.name,
 		Image:   image,
 		Annotations: map[string]string{
-			// An interpreted 2 MB JSON document takes minutes; a gateway
-			// clamps this to its own maximum.
-			"lumos.runtime": rt, "lumos.abi": abi, "lumos.timeout": "5m",
+			// An interpreted 2 MB Mandelbrot bitmap takes over 2 minutes
+			// (more on a loaded machine); a gateway clamps this to its own
+			// maximum.
+			"lumos.runtime": rt, "lumos.abi": abi, "lumos.timeout": "10m",
 			// Callers past the instances wait instead of answering 429.
-			"lumos.queue_size": "1024", "lumos.queue_timeout": "5m",
+			"lumos.queue_size": "1024", "lumos.queue_timeout": "10m",
 		},
 	})
 	if statusOf(err) == http.StatusServiceUnavailable {
