@@ -39,7 +39,7 @@ type benchOptions struct {
 	runs                int
 	sizes               []string
 	concurrency         []int
-	duration            time.Duration
+	duration, pointTime time.Duration
 	coldRepeats, warm   int
 	containerd          string
 	images              map[string]string
@@ -80,6 +80,7 @@ It exits non-zero when any answer failed or was wrong (the report says which).`,
 	fl.StringSliceVar(&o.sizes, "sizes", nil, "payload sweep sizes, e.g. 1KB,16KB,256KB,2MB")
 	fl.IntSliceVar(&o.concurrency, "concurrency", nil, "callers in flight of the concurrency sweep, e.g. 1,10,50,100,200")
 	fl.DurationVar(&o.duration, "duration", 0, "length of each concurrency level")
+	fl.DurationVar(&o.pointTime, "point-time", -1, "cap of each cold, warm and payload point per run: it stops after its requests or this long (0: no cap; default 1.5s, or 0.5s with --quick)")
 	fl.IntVar(&o.coldRepeats, "cold", -1, "cold requests per run")
 	fl.IntVar(&o.warm, "warm", -1, "warm requests per run")
 	fl.StringToStringVar(&o.images, "image", nil, "FUNCTION=IMAGE: deploy an image the gateway already has instead of uploading (for gateways other than Lumos; repeatable)")
@@ -112,6 +113,9 @@ func (o benchOptions) settings() (bench.Settings, error) {
 	}
 	if o.duration != 0 {
 		s.ConcurrencySeconds = o.duration.Seconds()
+	}
+	if o.pointTime >= 0 {
+		s.PointSeconds = o.pointTime.Seconds()
 	}
 	if o.coldRepeats >= 0 {
 		s.ColdRepeats = o.coldRepeats

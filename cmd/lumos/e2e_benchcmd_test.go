@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lumos-edge/lumos/functions"
 	"github.com/lumos-edge/lumos/profiler/bench"
@@ -226,10 +227,19 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--sizes", "12XB"}, "--sizes"},
 		{[]string{"--runtimes", "docker"}, `--runtimes "docker"`},
 		{[]string{"--runs", "-1"}, "runs must be at least 1"},
+		{[]string{"--functions", "c-nope"}, `no workload "c-nope"`},
 	} {
 		if _, err := runCLI(t, "", append([]string{"bench", "--out", t.TempDir()}, tt.args...)...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want one naming %q", tt.args, err, tt.want)
 		}
+	}
+	o := benchOptions{quick: true, pointTime: 3 * time.Second, coldRepeats: -1, warm: -1}
+	if s, err := o.settings(); err != nil || s.PointSeconds != 3 || s.Runs != bench.QuickSettings().Runs {
+		t.Errorf("--quick --point-time 3s: %+v, %v", s, err)
+	}
+	o.pointTime = -1
+	if s, _ := o.settings(); s.PointSeconds != bench.QuickSettings().PointSeconds {
+		t.Errorf("--quick: point cap %v", s.PointSeconds)
 	}
 	for in, want := range map[string]int{"2048": 2048, "1KB": 1024, "16k": 16 << 10, "2MB": 2 << 20, "2MiB": 2 << 20, "512B": 512} {
 		if got, err := parseSize(in); err != nil || got != want {
