@@ -276,6 +276,9 @@ func coldHere(gain float64) string {
 	if gain < 0 {
 		return fmt.Sprintf("AoT at best %.0f%% higher", -100*gain)
 	}
+	if gain > 0.99 { // a C function: a Wasm instance in well under a millisecond
+		return fmt.Sprintf("AoT up to %.1f%% lower", 100*gain)
+	}
 	return orNA(gain, "AoT up to %.0f%% lower", 100*gain)
 }
 

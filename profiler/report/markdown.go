@@ -104,7 +104,7 @@ func setupLines(res *bench.Results) []string {
 	l := []string{
 		fmt.Sprintf("Target: %s; client %s/%s, %d CPUs, %s.", where, res.Machine.OS, res.Machine.Arch, res.Machine.CPUs, res.Machine.GoVersion),
 		fmt.Sprintf("Started %s, took %.0f s.", res.Started.Format("2006-01-02 15:04 MST"), res.Seconds),
-		fmt.Sprintf("Functions %s on runtimes %s; %d runs.", strings.Join(s.Functions, ", "), strings.Join(s.Runtimes, ", "), s.Runs),
+		fmt.Sprintf("Functions %s on runtimes %s; %d run(s).", strings.Join(s.Functions, ", "), strings.Join(s.Runtimes, ", "), s.Runs),
 		fmt.Sprintf("Cold: %d requests per run, each after a scale to zero. Warm: %d sequential requests after one warm-up.", s.ColdRepeats, s.WarmRequests),
 		fmt.Sprintf("Payload sweep: %s, %d requests each (functions whose input scales). Concurrency sweep: %s callers in a closed loop for %g s each, %s inputs.",
 			sizes(s.PayloadSizes), s.PayloadRequests, ints(s.Concurrency), s.ConcurrencySeconds, bench.FormatBytes(s.ConcurrencyPayload)),
