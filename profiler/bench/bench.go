@@ -27,6 +27,11 @@ const (
 	MB = 1 << 20
 )
 
+// DefaultMemory is the memory limit of the deployed functions: a 2 MB
+// image decoded by thumbnail outgrows Lumos's default of 128 MiB in a
+// native process (the kernel's OOM killer ends it).
+const DefaultMemory = "512Mi"
+
 // MaxFailures bounds the failures kept in Results (all are counted).
 const MaxFailures = 50
 
@@ -58,6 +63,9 @@ type Config struct {
 	Images map[string]string
 	// Settings are the scenarios' parameters; see QuickSettings and FullSettings.
 	Settings Settings
+	// Memory is every deployment's memory limit (limits.memory), the same
+	// on every runtime; "" means DefaultMemory.
+	Memory string
 	// Settle bounds the wait for a scale to zero to show; 0 means 2s.
 	Settle time.Duration
 	// Prefix starts the deployed functions' names; "" means "bench-".
@@ -144,6 +152,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	if cfg.Settle <= 0 {
 		cfg.Settle = 2 * time.Second
+	}
+	if cfg.Memory == "" {
+		cfg.Memory = DefaultMemory
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "bench-"

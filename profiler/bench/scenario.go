@@ -185,6 +185,7 @@ func (r *runner) measure(ctx context.Context, w functions.Workload, rt string) (
 	err := r.api.deploy(ctx, art, deployment{
 		Service: t.name,
 		Image:   image,
+		Limits:  &limits{Memory: r.cfg.Memory},
 		Annotations: map[string]string{
 			// An interpreted 2 MB Mandelbrot bitmap takes over 2 minutes
 			// (more on a loaded machine); a gateway clamps this to its own
