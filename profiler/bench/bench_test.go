@@ -33,8 +33,8 @@ type fakeGateway struct {
 }
 
 type fakeFn struct {
-	kind, runtime, abi string
-	warm               bool
+	kind, runtime, abi, memory string
+	warm                       bool
 }
 
 func newFakeGateway(t *testing.T) (*fakeGateway, *httptest.Server) {
@@ -88,7 +88,12 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"error":"conflict"}`, 409)
 			return
 		}
-		f.fns[d.Service] = fakeFn{kind: f.artifacts[d.Image], runtime: rt, abi: d.Annotations["lumos.abi"]}
+		f.fns[d.Service] = fakeFn{kind: f.artifacts[d.Image], runtime: rt, abi: d.Annotations["lumos.abi"], memory: func() string {
+			if d.Limits == nil {
+				return ""
+			}
+			return d.Limits.Memory
+		}()}
 		w.WriteHeader(202)
 	case strings.HasPrefix(r.URL.Path, "/system/scale-function/"):
 		name := strings.TrimPrefix(r.URL.Path, "/system/scale-function/")
@@ -327,7 +332,8 @@ func TestRunDeploysNamedImages(t *testing.T) {
 }
 
 // A point whose one request outlasts the time cap is measured once, in the
-// first run, and marked slow; the ABI asked for a function is deployed.
+// first run, and marked slow; the ABI asked for a function is deployed, with
+// the default memory limit.
 func TestRunCapsSlowPoints(t *testing.T) {
 	fake, srv := newFakeGateway(t)
 	s := tinySettings()
@@ -346,6 +352,9 @@ func TestRunCapsSlowPoints(t *testing.T) {
 			for name, fn := range fake.fns {
 				if want := map[bool]string{true: "cgi", false: "loop"}[strings.Contains(name, "slow")]; fn.abi != want {
 					t.Errorf("%s deployed with ABI %q, want %q", name, fn.abi, want)
+				}
+				if fn.memory != DefaultMemory {
+					t.Errorf("%s deployed with memory %q, want %q", name, fn.memory, DefaultMemory)
 				}
 			}
 		},
