@@ -24,6 +24,7 @@ import (
 
 	"github.com/lumos-edge/lumos/functions"
 	"github.com/lumos-edge/lumos/gateway"
+	"github.com/lumos-edge/lumos/invoker"
 	"github.com/lumos-edge/lumos/invoker/container"
 	"github.com/lumos-edge/lumos/profiler/bench"
 	"github.com/lumos-edge/lumos/profiler/report"
@@ -38,7 +39,7 @@ type benchOptions struct {
 	runs                int
 	sizes               []string
 	concurrency         []int
-	duration            time.Duration
+	duration, pointTime time.Duration
 	coldRepeats, warm   int
 	containerd          string
 	images              map[string]string
@@ -79,6 +80,7 @@ It exits non-zero when any answer failed or was wrong (the report says which).`,
 	fl.StringSliceVar(&o.sizes, "sizes", nil, "payload sweep sizes, e.g. 1KB,16KB,256KB,2MB")
 	fl.IntSliceVar(&o.concurrency, "concurrency", nil, "callers in flight of the concurrency sweep, e.g. 1,10,50,100,200")
 	fl.DurationVar(&o.duration, "duration", 0, "length of each concurrency level")
+	fl.DurationVar(&o.pointTime, "point-time", -1, "cap of each cold, warm and payload point per run: it stops after its requests or this long (0: no cap; default 1.5s, or 0.5s with --quick)")
 	fl.IntVar(&o.coldRepeats, "cold", -1, "cold requests per run")
 	fl.IntVar(&o.warm, "warm", -1, "warm requests per run")
 	fl.StringToStringVar(&o.images, "image", nil, "FUNCTION=IMAGE: deploy an image the gateway already has instead of uploading (for gateways other than Lumos; repeatable)")
@@ -112,6 +114,9 @@ func (o benchOptions) settings() (bench.Settings, error) {
 	if o.duration != 0 {
 		s.ConcurrencySeconds = o.duration.Seconds()
 	}
+	if o.pointTime >= 0 {
+		s.PointSeconds = o.pointTime.Seconds()
+	}
 	if o.coldRepeats >= 0 {
 		s.ColdRepeats = o.coldRepeats
 	}
@@ -141,9 +146,15 @@ func parseSize(s string) (int, error) {
 	return n * mult, nil
 }
 
-// workloads picks the named workloads, in the order given.
+// workloads picks the named workloads, in the order given; by default the
+// whole suite (functions.Workloads) and then its C functions.
 func workloads(names []string) ([]functions.Workload, error) {
 	all := functions.Workloads()
+	for _, c := range functions.CFunctions() {
+		if w, ok := functions.WorkloadOf(c.Name); ok {
+			all = append(all, w)
+		}
+	}
 	if len(names) == 0 {
 		return all, nil
 	}
@@ -176,7 +187,12 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		return errors.New("--runtimes: give at least one")
 	}
 	stderr := cmd.ErrOrStderr()
-	cfg := bench.Config{URL: o.url, User: o.user, Password: o.password, Workloads: wls, Runtimes: o.runtimes, Settings: settings, Images: o.images}
+	abis := map[string]string{}
+	for _, c := range functions.CFunctions() {
+		abis[c.Name] = string(c.ABI)
+	}
+	cfg := bench.Config{URL: o.url, User: o.user, Password: o.password, Workloads: wls, Runtimes: o.runtimes, Settings: settings,
+		Images: o.images, ABIs: abis}
 	local := o.url == ""
 	if local {
 		for _, rt := range o.runtimes {
@@ -199,7 +215,7 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		cfg.URL, cfg.User, cfg.Password = srv.url, srv.creds.User, srv.creds.Password
 		fmt.Fprintf(stderr, "local gateway on %s\n", srv.url)
 	}
-	arts := &artifacts{}
+	arts := &artifacts{sizes: local}
 	if !local && slices.Contains(o.runtimes, runtimeContainer) {
 		// Container images are built for the gateway's architecture.
 		c := &client{base: strings.TrimRight(o.url, "/"), user: o.user, pass: o.password, http: &http.Client{Timeout: time.Minute}}
@@ -218,6 +234,7 @@ func runBench(cmd *cobra.Command, o benchOptions) error {
 		return runErr
 	}
 	res.Local = local
+	arts.fill(res.Artifacts)
 	res.Command = benchCommandLine(cmd.Flags())
 	if err := report.WriteFiles(o.out, res); err != nil {
 		return errors.Join(runErr, err)
@@ -263,7 +280,7 @@ func startBenchServer(ctx context.Context, containerd string) (*server, string, 
 		addr: "127.0.0.1:0", dataDir: dir, defaultRuntime: runtimeWasmAOT,
 		adminUser: "admin", adminPassword: hex.EncodeToString(pw[:]),
 		maxBody: 16 << 20, maxArtifact: 128 << 20,
-		defaultTimeout: time.Minute, maxTimeout: 5 * time.Minute,
+		defaultTimeout: time.Minute, maxTimeout: 10 * time.Minute,
 		containerd: containerd, logLevel: "error", metrics: true,
 	})
 	if err != nil {
@@ -274,44 +291,109 @@ func startBenchServer(ctx context.Context, containerd string) (*server, string, 
 }
 
 // artifacts makes what the bench uploads: the embedded module for the Wasm
-// runtimes, an image built from the function's source for container.
+// runtimes, an image built from the function's source for container (with
+// gcc for the C functions, as `lumos build` does). With sizes set it also
+// measures what `lumos build --suite` reports: the AoT artifact of each
+// module deployed on wasm-aot, and each image's layers compressed and
+// unpacked.
 type artifacts struct {
-	arch string // GOARCH of container images; "" is this machine's
-	mu   sync.Mutex
-	srcs map[string]string
+	arch  string // GOARCH of container images; "" is this machine's
+	sizes bool
+
+	mu       sync.Mutex
+	dir      string               // the functions directory of the source tree, once found
+	measured map[[2]string][3]int // (function, runtime) -> AoT, compressed, unpacked bytes
 }
 
 func (a *artifacts) get(ctx context.Context, function, runtime string) ([]byte, error) {
+	var art []byte
+	var err error
 	if runtime != runtimeContainer {
-		return functions.Wasm(function)
+		art, err = functions.Wasm(function)
+	} else {
+		var src string
+		if src, err = a.source(ctx, function); err != nil {
+			return nil, err
+		}
+		art, err = buildFunction(ctx, src, buildOptions{runtime: runtimeContainer, arch: a.arch})
 	}
-	dir, err := a.sourceDir(ctx, function)
-	if err != nil {
-		return nil, err
+	if err != nil || !a.sizes {
+		return art, err
 	}
-	return buildFunction(ctx, dir, buildOptions{runtime: runtimeContainer, arch: a.arch})
+	return art, a.measure(ctx, function, runtime, art)
 }
 
-// sourceDir finds the Go source of a bundled function: the bench builds
-// container images from the module it runs in (the go command must be on
-// PATH and the lumos source at hand).
-func (a *artifacts) sourceDir(ctx context.Context, function string) (string, error) {
+// measure records the sizes of art past its own.
+func (a *artifacts) measure(ctx context.Context, function, runtime string, art []byte) error {
+	var m [3]int
+	switch runtime {
+	case runtimeWasmAOT:
+		abi := invoker.ABILoop
+		if isCFunction(function) {
+			abi = invoker.ABICGI
+		}
+		dir, err := os.MkdirTemp("", "lumos-bench-aot-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		n, err := aotSize(ctx, function, abi, art, dir)
+		if err != nil {
+			return err
+		}
+		m[0] = int(n)
+	case runtimeContainer:
+		c, u, err := imageSizes(art)
+		if err != nil {
+			return fmt.Errorf("image of %s: %w", function, err)
+		}
+		m[1], m[2] = int(c), int(u)
+	default:
+		return nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if d, ok := a.srcs[function]; ok {
-		return d, nil
+	if a.measured == nil {
+		a.measured = map[[2]string][3]int{}
 	}
-	pkg := "github.com/lumos-edge/lumos/functions/" + function
-	out, err := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", pkg).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("find the source of %s to build its container image (run lumos bench inside the lumos source tree): %s",
-			pkg, strings.TrimSpace(string(out)))
+	a.measured[[2]string{function, runtime}] = m
+	return nil
+}
+
+// fill adds the measured sizes to the results' artifacts.
+func (a *artifacts) fill(arts []bench.Artifact) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range arts {
+		m := a.measured[[2]string{arts[i].Function, arts[i].Runtime}]
+		arts[i].AOTBytes, arts[i].ImageCompressedBytes, arts[i].ImageUnpackedBytes = m[0], m[1], m[2]
 	}
-	if a.srcs == nil {
-		a.srcs = map[string]string{}
+}
+
+func isCFunction(name string) bool {
+	return slices.ContainsFunc(functions.CFunctions(), func(b functions.Bundled) bool { return b.Name == name })
+}
+
+// source finds the source of a bundled function, the Go package's
+// directory or the C file: the bench builds container images from the
+// module it runs in (the go command must be on PATH and the lumos source
+// at hand).
+func (a *artifacts) source(ctx context.Context, function string) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.dir == "" {
+		pkg := "github.com/lumos-edge/lumos/functions"
+		out, err := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", pkg).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("find the source of %s to build its container image (run lumos bench inside the lumos source tree): %s",
+				pkg, strings.TrimSpace(string(out)))
+		}
+		a.dir = strings.TrimSpace(string(out))
 	}
-	a.srcs[function] = strings.TrimSpace(string(out))
-	return a.srcs[function], nil
+	if isCFunction(function) {
+		return filepath.Join(a.dir, "c", strings.TrimPrefix(function, "c-")+".c"), nil
+	}
+	return filepath.Join(a.dir, function), nil
 }
 
 // progressReporter shows progress on w: a bar when w is a terminal, a line

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lumos-edge/lumos/functions"
 )
@@ -32,8 +33,8 @@ type fakeGateway struct {
 }
 
 type fakeFn struct {
-	kind, runtime string
-	warm          bool
+	kind, runtime, abi, memory string
+	warm                       bool
 }
 
 func newFakeGateway(t *testing.T) (*fakeGateway, *httptest.Server) {
@@ -87,7 +88,12 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"error":"conflict"}`, 409)
 			return
 		}
-		f.fns[d.Service] = fakeFn{kind: f.artifacts[d.Image], runtime: rt}
+		f.fns[d.Service] = fakeFn{kind: f.artifacts[d.Image], runtime: rt, abi: d.Annotations["lumos.abi"], memory: func() string {
+			if d.Limits == nil {
+				return ""
+			}
+			return d.Limits.Memory
+		}()}
 		w.WriteHeader(202)
 	case strings.HasPrefix(r.URL.Path, "/system/scale-function/"):
 		name := strings.TrimPrefix(r.URL.Path, "/system/scale-function/")
@@ -124,6 +130,9 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fn.warm = true
 		f.fns[name] = fn
 		switch fn.kind {
+		case "slow": // an echo slower than any point's cap in the tests
+			time.Sleep(20 * time.Millisecond)
+			w.Write(body)
 		case "echo":
 			w.Write(body)
 		case "liar":
@@ -319,6 +328,60 @@ func TestRunDeploysNamedImages(t *testing.T) {
 	}
 	if res.Find("echo", "peer", ScenarioWarm) == nil || len(res.Artifacts) != 0 {
 		t.Errorf("series %d, artifacts %+v", len(res.Series), res.Artifacts)
+	}
+}
+
+// A point whose one request outlasts the time cap is measured once, in the
+// first run, and marked slow; the ABI asked for a function is deployed, with
+// the default memory limit.
+func TestRunCapsSlowPoints(t *testing.T) {
+	fake, srv := newFakeGateway(t)
+	s := tinySettings()
+	s.Runs, s.WarmRequests, s.PayloadRequests, s.Concurrency = 3, 50, 50, nil
+	s.PointSeconds = 0.001 // one slow request (20 ms) outlasts it
+	res, err := Run(context.Background(), Config{
+		URL: srv.URL, User: "admin", Password: "pw",
+		Workloads: []functions.Workload{echoWorkload("slow"), echoWorkload("echo")},
+		Runtimes:  []string{"lumos"},
+		Artifact:  artifactOf(map[string]string{"slow": "slow", "echo": "echo"}),
+		ABIs:      map[string]string{"slow": "cgi"},
+		Settings:  s,
+		Progress: func(Progress) {
+			fake.mu.Lock()
+			defer fake.mu.Unlock()
+			for name, fn := range fake.fns {
+				if want := map[bool]string{true: "cgi", false: "loop"}[strings.Contains(name, "slow")]; fn.abi != want {
+					t.Errorf("%s deployed with ABI %q, want %q", name, fn.abi, want)
+				}
+				if fn.memory != DefaultMemory {
+					t.Errorf("%s deployed with memory %q, want %q", name, fn.memory, DefaultMemory)
+				}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("Run: %v %+v", err, res.Failures)
+	}
+	for _, sc := range []string{ScenarioWarm, ScenarioPayload, ScenarioCold} {
+		for _, p := range res.Find("slow", "lumos", sc).Points {
+			if !p.Slow || p.Runs != 1 || p.Capped != 1 || p.Latency.N != 1 || p.Verified != p.Requests {
+				t.Errorf("slow %s x=%d: slow %v, runs %d, capped %d, n %d, %d of %d verified; want one sample from one capped run",
+					sc, p.X, p.Slow, p.Runs, p.Capped, p.Latency.N, p.Verified, p.Requests)
+			}
+		}
+	}
+	// Without a cap the same settings take every request of every run.
+	s.PointSeconds = 0
+	res, err = Run(context.Background(), Config{
+		URL: srv.URL, User: "admin", Password: "pw",
+		Workloads: []functions.Workload{echoWorkload("slow")}, Runtimes: []string{"lumos"},
+		Artifact: artifactOf(map[string]string{"slow": "slow"}), Settings: func() Settings { s.WarmRequests, s.PayloadRequests = 2, 2; return s }(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := res.Find("slow", "lumos", ScenarioWarm).Points[0]; p.Slow || p.Runs != 3 || p.Capped != 0 || p.Latency.N != 6 {
+		t.Errorf("uncapped warm: %+v", p)
 	}
 }
 

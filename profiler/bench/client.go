@@ -91,6 +91,12 @@ type deployment struct {
 	Image       string            `json:"image"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	Limits      *limits           `json:"limits,omitempty"`
+}
+
+// limits are an OpenFaaS deployment's resource limits.
+type limits struct {
+	Memory string `json:"memory,omitempty"`
 }
 
 // deploy deploys d (creating or updating it); when d names no image, it

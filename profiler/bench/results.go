@@ -71,23 +71,37 @@ type Machine struct {
 
 // Settings are the parameters a run used.
 type Settings struct {
-	Runs               int      `json:"runs"`
-	ColdRepeats        int      `json:"coldRepeats"`
-	WarmRequests       int      `json:"warmRequests"`
-	PayloadSizes       []int    `json:"payloadSizes"`
-	PayloadRequests    int      `json:"payloadRequests"`
-	Concurrency        []int    `json:"concurrency"`
-	ConcurrencySeconds float64  `json:"concurrencySeconds"`
-	ConcurrencyPayload int      `json:"concurrencyPayload"`
-	Functions          []string `json:"functions"`
-	Runtimes           []string `json:"runtimes"`
+	Runs               int     `json:"runs"`
+	ColdRepeats        int     `json:"coldRepeats"`
+	WarmRequests       int     `json:"warmRequests"`
+	PayloadSizes       []int   `json:"payloadSizes"`
+	PayloadRequests    int     `json:"payloadRequests"`
+	Concurrency        []int   `json:"concurrency"`
+	ConcurrencySeconds float64 `json:"concurrencySeconds"`
+	ConcurrencyPayload int     `json:"concurrencyPayload"`
+	// PointSeconds caps a cold, warm or payload point's requests in each
+	// run: the point stops after its request count or once this many
+	// seconds passed, whichever comes first (0: no cap). A point whose one
+	// request outlasts the cap is slow: later runs skip it.
+	PointSeconds float64  `json:"pointSeconds"`
+	Functions    []string `json:"functions"`
+	Runtimes     []string `json:"runtimes"`
 }
 
 // Artifact is the size of what was deployed for a function on a runtime.
+// The sizes past Bytes are filled in by the caller when it knows them (the
+// local gateway's `lumos bench` does, with `lumos build --suite`'s code).
 type Artifact struct {
 	Function string `json:"function"`
 	Runtime  string `json:"runtime"`
-	Bytes    int    `json:"bytes"`
+	// Bytes is what was uploaded: the Wasm module, or the image tarball.
+	Bytes int `json:"bytes"`
+	// AOTBytes is the wasm-aot runtime's compiled artifact of the module.
+	AOTBytes int `json:"aotBytes,omitempty"`
+	// ImageCompressedBytes and ImageUnpackedBytes are a container image's
+	// layers, compressed (what a pull downloads) and unpacked (on disk).
+	ImageCompressedBytes int `json:"imageCompressedBytes,omitempty"`
+	ImageUnpackedBytes   int `json:"imageUnpackedBytes,omitempty"`
 }
 
 // Skip records a function and runtime (Function empty: the whole runtime)
@@ -122,7 +136,8 @@ type Series struct {
 // request size otherwise.
 type Point struct {
 	X int `json:"x"`
-	// Requests were sent; OK answered 2xx; Verified answered correctly.
+	// Requests were sent (warm-ups included); OK answered 2xx; Verified
+	// answered correctly. Latency.N counts the measured samples.
 	Requests int `json:"requests"`
 	OK       int `json:"ok"`
 	Verified int `json:"verified"`
@@ -136,6 +151,12 @@ type Point struct {
 	Phases map[string]float64 `json:"phases,omitempty"`
 	// Starts counts the X-Lumos-Start kinds answered (cold, warm, ...).
 	Starts map[string]int `json:"starts,omitempty"`
+	// Runs counts the runs that measured the point; Capped those cut short
+	// by Settings.PointSeconds. A slow point (one request past the cap)
+	// is measured in the first run only.
+	Runs   int  `json:"runs"`
+	Capped int  `json:"capped,omitempty"`
+	Slow   bool `json:"slow,omitempty"`
 }
 
 // Stats summarises latencies in milliseconds. CILow and CIHigh bound a 95%

@@ -44,11 +44,40 @@ type point struct {
 	runs    [][]float64
 	sum     tally
 	elapsed time.Duration // concurrency: the loops' wall time, summed over runs
+	capped  int           // runs cut short by Settings.PointSeconds
+	slow    bool          // one request outlasted the cap: later runs skip the point
 }
 
 func (p *point) add(t *tally) {
 	p.runs = append(p.runs, t.lat)
 	p.merge(t)
+}
+
+// capper stops a point's loop once its time cap has passed, after at least
+// one measured request.
+type capper struct {
+	begin time.Time
+	limit time.Duration // 0: no cap
+}
+
+func (r *runner) newCapper() capper {
+	return capper{begin: time.Now(), limit: time.Duration(r.cfg.Settings.PointSeconds * float64(time.Second))}
+}
+
+// over reports whether the cap has passed after done requests.
+func (c capper) over(done int) bool {
+	return c.limit > 0 && done > 0 && time.Since(c.begin) >= c.limit
+}
+
+// stop records, after a point's loop sent done of want requests, whether
+// the cap cut it short and whether it is slow.
+func (c capper) stop(p *point, done, want int) {
+	if done < want && c.over(done) {
+		p.capped++
+		if done == 1 {
+			p.slow = true
+		}
+	}
 }
 
 // merge adds t's counts (not its latencies) into p.
@@ -70,7 +99,7 @@ func (p *point) merge(t *tally) {
 
 func (p *point) result() Point {
 	out := Point{X: p.x, Requests: p.sum.requests, OK: p.sum.ok, Verified: p.sum.verified,
-		Latency: summarize(p.runs), Starts: p.sum.starts}
+		Latency: summarize(p.runs), Starts: p.sum.starts, Runs: len(p.runs), Capped: p.capped, Slow: p.slow}
 	if p.sum.timed && out.Latency.N > 0 {
 		out.Phases = map[string]float64{}
 		for i, name := range PhaseNames() {
@@ -152,15 +181,21 @@ func (r *runner) measure(ctx context.Context, w functions.Workload, rt string) (
 			return false
 		}
 	}
+	abi := r.cfg.ABIs[w.Name]
+	if abi == "" {
+		abi = "loop"
+	}
 	err := r.api.deploy(ctx, art, deployment{
 		Service: t.name,
 		Image:   image,
+		Limits:  &limits{Memory: r.cfg.Memory},
 		Annotations: map[string]string{
-			// An interpreted 2 MB JSON document takes minutes; a gateway
-			// clamps this to its own maximum.
-			"lumos.runtime": rt, "lumos.abi": "loop", "lumos.timeout": "5m",
+			// An interpreted 2 MB Mandelbrot bitmap takes over 2 minutes
+			// (more on a loaded machine); a gateway clamps this to its own
+			// maximum.
+			"lumos.runtime": rt, "lumos.abi": abi, "lumos.timeout": "10m",
 			// Callers past the instances wait instead of answering 429.
-			"lumos.queue_size": "1024", "lumos.queue_timeout": "5m",
+			"lumos.queue_size": "1024", "lumos.queue_timeout": "10m",
 		},
 	})
 	if statusOf(err) == http.StatusServiceUnavailable {
@@ -209,10 +244,14 @@ func (r *runner) measure(ctx context.Context, w functions.Workload, rt string) (
 		suffix := fmt.Sprintf(" (run %d/%d)", run, s.Runs)
 		r.cold(ctx, t, cold[0], small)
 		r.step(1, t.label()+" cold"+suffix)
-		r.warm(ctx, t, ScenarioWarm, warm[0], small, s.WarmRequests)
+		r.warm(ctx, t, ScenarioWarm, warm[0], small, s.WarmRequests, true)
 		r.step(1, t.label()+" warm"+suffix)
+		// The warm scenario left an instance warm; a warm-up at each size
+		// would double the cost of the slowest points (minutes each).
 		for i, p := range payload {
-			r.warm(ctx, t, ScenarioPayload, p, inputs[i], s.PayloadRequests)
+			if !p.slow {
+				r.warm(ctx, t, ScenarioPayload, p, inputs[i], s.PayloadRequests, false)
+			}
 			r.step(1, fmt.Sprintf("%s payload %s%s", t.label(), FormatBytes(p.x), suffix))
 		}
 		for _, p := range conc {
@@ -253,10 +292,20 @@ func requestSize(w functions.Workload, size int) int {
 	return len(q) + len(b)
 }
 
-// cold scales t to zero before each of ColdRepeats requests.
+// cold scales t to zero before each of ColdRepeats requests, within the
+// point's time cap.
 func (r *runner) cold(ctx context.Context, t target, p *point, in input) {
+	if p.slow {
+		return
+	}
 	var tl tally
-	for range r.cfg.Settings.ColdRepeats {
+	c := r.newCapper()
+	want := r.cfg.Settings.ColdRepeats
+	defer func() { c.stop(p, tl.requests, want) }()
+	for i := range want {
+		if c.over(i) {
+			break
+		}
 		if err := r.api.scaleToZero(ctx, t.name, r.cfg.Settle); err != nil {
 			if ctx.Err() == nil {
 				r.fail(Failure{Function: t.w.Name, Runtime: t.runtime, Scenario: ScenarioCold, X: p.x, Status: statusOf(err), Error: "scale to zero: " + err.Error()})
@@ -268,17 +317,25 @@ func (r *runner) cold(ctx context.Context, t target, p *point, in input) {
 	p.add(&tl)
 }
 
-// warm sends one unmeasured request, then n measured ones in sequence.
-func (r *runner) warm(ctx context.Context, t target, scenario string, p *point, in input, n int) {
+// warm sends, after one unmeasured request when warmUp is set, n measured
+// ones in sequence, within the point's time cap.
+func (r *runner) warm(ctx context.Context, t target, scenario string, p *point, in input, n int, warmUp bool) {
+	if p.slow {
+		return
+	}
 	var discard tally
-	r.call(ctx, t, scenario, p.x, in.query, in.body, &discard)
+	if warmUp {
+		r.call(ctx, t, scenario, p.x, in.query, in.body, &discard)
+	}
 	var tl tally
-	for range n {
-		if ctx.Err() != nil {
+	c := r.newCapper()
+	for i := range n {
+		if ctx.Err() != nil || c.over(i) {
 			break
 		}
 		r.call(ctx, t, scenario, p.x, in.query, in.body, &tl)
 	}
+	c.stop(p, tl.requests, n)
 	// The warm-up's failures count; its latency does not.
 	tl.requests += discard.requests
 	tl.ok += discard.ok

@@ -27,6 +27,7 @@ type htmlView struct {
 	Verdict  string
 	Verified bool
 	Claims   []Claim
+	Gap      []string
 	Setup    []string
 	Charts   []chart
 	Rows     []row
@@ -61,7 +62,12 @@ containerd + runc, x86-64).</p>
 {{range .Claims}}<tr><td>{{.Metric}}</td><td>{{.Paper}}</td><td>{{.Here}}</td><td>{{.Why}}</td></tr>
 {{end}}</table>
 </section>
-
+{{if .Gap}}
+<section id="guest">
+<h2>Guest language: C vs Go on the same runtime</h2>
+<ul>{{range .Gap}}<li>{{.}}</li>{{end}}</ul>
+</section>
+{{end}}
 <section id="setup">
 <h2>Setup</h2>
 <ul>{{range .Setup}}<li>{{.}}</li>{{end}}</ul>
@@ -80,6 +86,12 @@ containerd + runc, x86-64).</p>
 {{end}}</table>
 </section>
 
+{{if .Res.Artifacts}}<section id="artifacts"><h2>Artifacts</h2>
+<p>Uploaded: the Wasm module, or the image tarball. AoT: the wasm-aot runtime's compiled artifact. Image: its layers compressed (a pull) and unpacked (on disk). Bytes.</p>
+<table>
+<tr><th>function</th><th>runtime</th><th>uploaded</th><th>AoT compiled</th><th>image compressed</th><th>image unpacked</th></tr>
+{{range .Res.Artifacts}}<tr><td>{{.Function}}</td><td>{{.Runtime}}</td><td class="num">{{.Bytes}}</td><td class="num">{{.AOTBytes}}</td><td class="num">{{.ImageCompressedBytes}}</td><td class="num">{{.ImageUnpackedBytes}}</td></tr>
+{{end}}</table></section>{{end}}
 {{if .Res.Skipped}}<section id="skipped"><h2>Skipped</h2><ul>
 {{range .Res.Skipped}}<li>{{.Runtime}} {{.Function}}: {{.Reason}}</li>{{end}}
 </ul></section>{{end}}
@@ -92,7 +104,7 @@ containerd + runc, x86-64).</p>
 // HTML writes one self-contained page: the paper's comparisons, the setup,
 // the charts as inline SVG, and every result.
 func HTML(w io.Writer, res *bench.Results) error {
-	v := htmlView{Verdict: verdict(res), Verified: res.Verified(), Claims: Compare(res), Setup: setupLines(res), Charts: charts(res), Res: res}
+	v := htmlView{Verdict: verdict(res), Verified: res.Verified(), Claims: Compare(res), Gap: GuestGap(res), Setup: setupLines(res), Charts: charts(res), Res: res}
 	for _, s := range sortedSeries(res) {
 		for _, p := range s.Points {
 			l := p.Latency
@@ -209,7 +221,7 @@ func charts(res *bench.Results) []chart {
 		sizeGroups = append(sizeGroups, g)
 	}
 	out = append(out, chart{ID: "sizes", Title: "Artifact sizes",
-		Caption: "Bytes uploaded per function and runtime: the Wasm module (the same for both Wasm runtimes), the container image tarball.",
+		Caption: "Bytes per function and runtime: the Wasm module (the same for both Wasm runtimes); the container image compressed when known, else its tarball.",
 		SVG:     barChart("Artifact size (MB)", "MB", false, sizeRts, sizeGroups)})
 	return out
 }

@@ -24,6 +24,12 @@ func Markdown(w io.Writer, res *bench.Results) error {
 	for _, c := range Compare(res) {
 		p("| %s | %s | %s | %s |\n", cell(c.Metric), cell(c.Paper), cell(c.Here), cell(c.Why))
 	}
+	if gap := GuestGap(res); len(gap) > 0 {
+		p("\n## Guest language: C vs Go on the same runtime\n\n")
+		for _, l := range gap {
+			p("- %s\n", cell(l))
+		}
+	}
 	p("\n## Setup\n\n")
 	for _, l := range setupLines(res) {
 		p("- %s\n", cell(l))
@@ -48,9 +54,16 @@ func Markdown(w io.Writer, res *bench.Results) error {
 		}
 	}
 	if len(res.Artifacts) > 0 {
-		p("\n## Artifacts\n\n| function | runtime | bytes |\n|---|---|---|\n")
+		p("\n## Artifacts\n\nUploaded: the Wasm module, or the image tarball. AoT: the wasm-aot runtime's compiled artifact. Image: its layers compressed (a pull) and unpacked (on disk).\n\n")
+		p("| function | runtime | uploaded bytes | AoT compiled | image compressed | image unpacked |\n|---|---|---|---|---|---|\n")
+		opt := func(n int) string {
+			if n == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%d (%s)", n, bench.FormatBytes(n))
+		}
 		for _, a := range res.Artifacts {
-			p("| %s | %s | %d (%s) |\n", cell(a.Function), cell(a.Runtime), a.Bytes, bench.FormatBytes(a.Bytes))
+			p("| %s | %s | %s | %s | %s | %s |\n", cell(a.Function), cell(a.Runtime), opt(a.Bytes), opt(a.AOTBytes), opt(a.ImageCompressedBytes), opt(a.ImageUnpackedBytes))
 		}
 	}
 	if len(res.Skipped) > 0 {
@@ -91,16 +104,26 @@ func setupLines(res *bench.Results) []string {
 	l := []string{
 		fmt.Sprintf("Target: %s; client %s/%s, %d CPUs, %s.", where, res.Machine.OS, res.Machine.Arch, res.Machine.CPUs, res.Machine.GoVersion),
 		fmt.Sprintf("Started %s, took %.0f s.", res.Started.Format("2006-01-02 15:04 MST"), res.Seconds),
-		fmt.Sprintf("Functions %s on runtimes %s; %d runs.", strings.Join(s.Functions, ", "), strings.Join(s.Runtimes, ", "), s.Runs),
+		fmt.Sprintf("Functions %s on runtimes %s; %d run(s).", strings.Join(s.Functions, ", "), strings.Join(s.Runtimes, ", "), s.Runs),
 		fmt.Sprintf("Cold: %d requests per run, each after a scale to zero. Warm: %d sequential requests after one warm-up.", s.ColdRepeats, s.WarmRequests),
 		fmt.Sprintf("Payload sweep: %s, %d requests each (functions whose input scales). Concurrency sweep: %s callers in a closed loop for %g s each, %s inputs.",
 			sizes(s.PayloadSizes), s.PayloadRequests, ints(s.Concurrency), s.ConcurrencySeconds, bench.FormatBytes(s.ConcurrencyPayload)),
+		capLine(s),
 		"Latency is end to end at the client, in milliseconds; the 95% CI of the mean (Student's t) comes from the runs' means with 3 runs or more, else from the samples. Phases come from the gateway's Server-Timing header.",
 	}
 	if res.Command != "" {
 		l = append(l, "Command: `"+res.Command+"`")
 	}
 	return l
+}
+
+// capLine words the time cap of a point.
+func capLine(s bench.Settings) string {
+	if s.PointSeconds <= 0 {
+		return "No time cap: every point sends all its requests in every run."
+	}
+	return fmt.Sprintf("Each cold, warm and payload point stops after its requests or %g s, whichever comes first, in each run "+
+		"(n counts the samples it got); a point whose one request outlasts the cap is slow and measured in the first run only.", s.PointSeconds)
 }
 
 func sizes(ns []int) string {

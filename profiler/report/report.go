@@ -67,7 +67,8 @@ func JSON(w io.Writer, res *bench.Results) error {
 // columns are empty when the gateway reported none.
 func CSVHeader() []string {
 	h := []string{"function", "runtime", "scenario", "x", "requests", "ok", "verified",
-		"mean_ms", "p50_ms", "p95_ms", "p99_ms", "min_ms", "max_ms", "ci95_low_ms", "ci95_high_ms", "throughput_rps"}
+		"mean_ms", "p50_ms", "p95_ms", "p99_ms", "min_ms", "max_ms", "ci95_low_ms", "ci95_high_ms", "throughput_rps",
+		"samples", "runs", "capped_runs"}
 	for _, p := range bench.PhaseNames() {
 		h = append(h, p+"_ms")
 	}
@@ -86,7 +87,8 @@ func CSV(w io.Writer, res *bench.Results) error {
 			l := p.Latency
 			row := []string{s.Function, s.Runtime, s.Scenario, strconv.Itoa(p.X),
 				strconv.Itoa(p.Requests), strconv.Itoa(p.OK), strconv.Itoa(p.Verified),
-				f(l.Mean), f(l.P50), f(l.P95), f(l.P99), f(l.Min), f(l.Max), f(l.CILow), f(l.CIHigh), ""}
+				f(l.Mean), f(l.P50), f(l.P95), f(l.P99), f(l.Min), f(l.Max), f(l.CILow), f(l.CIHigh), "",
+				strconv.Itoa(l.N), strconv.Itoa(p.Runs), strconv.Itoa(p.Capped)}
 			if s.Scenario == bench.ScenarioConcurrency {
 				row[15] = f(p.Throughput)
 			}

@@ -287,3 +287,59 @@ func TestWriteFiles(t *testing.T) {
 		}
 	}
 }
+
+// withC adds c-json beside json: warm means aot 0.25, container 0.4 ms
+// (json's are 1 and 0.8), and compressed image sizes.
+func withC() *bench.Results {
+	res := synthetic()
+	res.Settings.Functions = append(res.Settings.Functions, "c-json")
+	for _, rt := range res.Settings.Runtimes {
+		mean := map[string]float64{"wasm-aot": 0.25, "wasm-interp": 2, "container": 0.4}[rt]
+		res.Series = append(res.Series, bench.Series{Function: "c-json", Runtime: rt, Scenario: bench.ScenarioWarm,
+			Points: []bench.Point{{X: 1024, Requests: 1, OK: 1, Verified: 1, Latency: bench.Stats{N: 1, Mean: mean}}}})
+	}
+	for i := range res.Artifacts {
+		if res.Artifacts[i].Runtime == "container" {
+			res.Artifacts[i].ImageCompressedBytes = 1e6
+		}
+	}
+	return res
+}
+
+func TestGuestGap(t *testing.T) {
+	if gap := GuestGap(synthetic()); gap != nil {
+		t.Errorf("no C function, yet %q", gap)
+	}
+	res := withC()
+	// json has a payload sweep and c-json none: the warm points are compared.
+	gap := GuestGap(res)
+	if len(gap) != 1 {
+		t.Fatalf("gap %q", gap)
+	}
+	for _, want := range []string{"json vs c-json (warm, end to end)", "on wasm-aot Go's json takes 4.00x the time of C's c-json",
+		"on wasm-interp Go's json takes 10.00x", "AoT Wasm takes 1.25x its time in the container", "starts a container per request (0.4 ms)"} {
+		if !strings.Contains(gap[0], want) {
+			t.Errorf("gap lacks %q: %s", want, gap[0])
+		}
+	}
+	if strings.Contains(gap[0], "on container Go's") {
+		t.Errorf("gap compares languages across the container's ABIs: %s", gap[0])
+	}
+	// The container's compressed image is the size compared: 2 MB / 1 MB.
+	if c := Compare(res)[0]; math.Abs(c.Ratio-0.5) > 1e-9 {
+		t.Errorf("size ratio %v, want 0.5 (compressed image over module)", c.Ratio)
+	}
+	var md, page bytes.Buffer
+	if err := Markdown(&md, res); err != nil {
+		t.Fatal(err)
+	}
+	if err := HTML(&page, res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "## Guest language: C vs Go on the same runtime") || !strings.Contains(md.String(), "| 1000000 (976.6 KB) |") {
+		t.Errorf("summary lacks the guest-language section or the compressed size:\n%s", md.String())
+	}
+	if !strings.Contains(page.String(), `<section id="guest">`) || !strings.Contains(page.String(), `<section id="artifacts">`) {
+		t.Error("report.html lacks the guest-language or artifacts section")
+	}
+}
