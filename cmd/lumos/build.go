@@ -37,6 +37,23 @@ func (o buildOptions) wasm() bool {
 	return o.runtime == runtimeWasmAOT || o.runtime == runtimeWasmInterp
 }
 
+// artifact turns the program compiled at bin into what the build yields:
+// the module itself for the Wasm runtimes, else an image holding it.
+func (o buildOptions) artifact(name, bin string) ([]byte, error) {
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", name, err)
+	}
+	if o.wasm() {
+		return b, nil
+	}
+	img, err := container.BuildImageWith(b, container.ImageOptions{Arch: o.arch, Tag: o.tag})
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", name, err)
+	}
+	return img, nil
+}
+
 // buildFunction compiles the Go main package in dir (a handler served by
 // functions/sdk, like functions/hello) into the artifact of o.runtime: for
 // container, a static Linux binary (CGO_ENABLED=0) packaged by
@@ -104,18 +121,7 @@ func buildFunction(ctx context.Context, dir string, o buildOptions) ([]byte, err
 	if out, err := goCmd(append(args, ".")...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build %s: go %s failed:\n%s", dir, strings.Join(args, " "), strings.TrimSpace(string(out)))
 	}
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", dir, err)
-	}
-	if o.wasm() {
-		return b, nil
-	}
-	img, err := container.BuildImageWith(b, container.ImageOptions{Arch: o.arch, Tag: o.tag})
-	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", dir, err)
-	}
-	return img, nil
+	return o.artifact(dir, bin)
 }
 
 func newBuildCmd() *cobra.Command {

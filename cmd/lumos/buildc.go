@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
-
-	"github.com/lumos-edge/lumos/invoker/container"
 )
 
 // clangWasmArgs are clang's flags for a C function's Wasm module, the same
@@ -77,16 +75,5 @@ func buildC(ctx context.Context, srcs []string, o buildOptions) ([]byte, error) 
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build %s: %s %s failed:\n%s", name, cc, strings.Join(args, " "), strings.TrimSpace(string(out)))
 	}
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", name, err)
-	}
-	if o.wasm() {
-		return b, nil
-	}
-	img, err := container.BuildImageWith(b, container.ImageOptions{Arch: o.arch, Tag: o.tag})
-	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", name, err)
-	}
-	return img, nil
+	return o.artifact(name, bin)
 }
