@@ -32,7 +32,10 @@ func noopRuntime() Runtime {
 }
 
 // benchGateway serves a "noop" function from a temp-dir store.
-func benchGateway(b *testing.B) *Gateway {
+func benchGateway(b *testing.B) *Gateway { return noopGateway(b, noopRuntime()) }
+
+// noopGateway serves a "noop" function of rt from a temp-dir store.
+func noopGateway(b testing.TB, rt Runtime) *Gateway {
 	b.Helper()
 	st, err := store.Open(b.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -41,7 +44,7 @@ func benchGateway(b *testing.B) *Gateway {
 	cfg := pool.DefaultConfig()
 	cfg.MaxInstances = 64
 	g, err := New(context.Background(), Config{
-		Runtimes: map[string]Runtime{"noop": noopRuntime()}, DefaultRuntime: "noop", Store: st,
+		Runtimes: map[string]Runtime{"noop": rt}, DefaultRuntime: "noop", Store: st,
 		Credentials: Credentials{User: "u", Password: "p"}, DefaultPool: cfg, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

@@ -65,6 +65,7 @@ func writeResponse(rc *fasthttp.RequestCtx, resp *invoker.Response) int {
 		}
 		h.Add(kv.Name, kv.Value)
 	}
-	rc.SetBody(resp.Body) // copies: the runtime may reuse its buffer
+	// Not copied: a runtime hands over its response's body (invoker.Instance).
+	rc.Response.SetBodyRaw(resp.Body)
 	return status
 }

@@ -106,10 +106,10 @@ type Function interface {
 
 // Instance serves requests, one at a time.
 type Instance interface {
-	// Invoke serves one request. It appends the phases it went through
-	// (request_write, execute, response_read) to tl. ctx carries the
-	// invocation's deadline; past it, Invoke returns an error wrapping
-	// ErrTimeout. After any error the instance must be discarded.
+	// Invoke serves one request, appending the phases it went through (request_write, execute,
+	// response_read) to tl; past ctx's deadline it returns an error wrapping ErrTimeout, and after
+	// any error the instance must be discarded. req is the caller's again once Invoke returns (a
+	// runtime copies what it needs longer); the Response and its buffers are the caller's.
 	Invoke(ctx context.Context, req *Request, tl *Timeline) (*Response, error)
 	// ID names the instance (the faas.instance attribute).
 	ID() string
