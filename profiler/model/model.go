@@ -239,9 +239,10 @@ type keyState struct {
 	coldTotal *ddsketch.DDSketch // whole cold invocations, seconds
 	coldStart *ddsketch.DDSketch // sum of the cold-start phases, seconds
 	coldPhase [len(coldPhases)]*ddsketch.DDSketch
-	exec, io  ewls // milliseconds
-	over      ewls // gateway overhead: total minus the phases, milliseconds
-	resp      ewls // response MiB from [1, request MiB]
+	exec, io  ewls                    // milliseconds
+	over      ewls                    // gateway overhead: total minus the phases, milliseconds
+	resp      ewls                    // response MiB from [1, request MiB]
+	sizes     [sizeClasses]*sizeClass // the latest warm latencies by request size; nil until used
 	residual  *ddsketch.DDSketch
 	residualN int64
 	memEWMA   float64
@@ -259,6 +260,9 @@ type keyState struct {
 	// Published after each update for the lock-free readers (Choose, metrics).
 	coef         [dims]atomic.Uint64 // float64 bits: exec+io+over θ
 	respCoef     [2]atomic.Uint64
+	classX       [sizeClasses]atomic.Uint64 // float64 bits: a size class's mean request MiB
+	classY       [sizeClasses]atomic.Uint64 // float64 bits: its median latency, ms
+	classMask    atomic.Uint32              // the classes with classMin samples
 	warmN        atomic.Int64
 	liveErr      atomic.Uint64 // float64 bits of driftErr
 	scored       atomic.Int64  // driftN
@@ -519,6 +523,8 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 		for _, r := range [...]*ewls{&ks.exec, &ks.io, &ks.over} {
 			r.shrink(driftKeep, driftAfter)
 		}
+		ks.sizes = [sizeClasses]*sizeClass{}
+		ks.classMask.Store(0)
 	}
 	features(&x, req, float64(inv.ResponseBytes), inv.InFlight)
 	exec := inv.Phases.Get(invoker.PhaseExecute)
@@ -530,6 +536,10 @@ func (ks *keyState) observe(inv *invoker.Invocation, lambda float64) {
 	ks.exec.updateRelative(&x, ms(exec), lambda)
 	ks.io.updateRelative(&x, ms(io), lambda)
 	ks.over.updateRelative(&x, ms(inv.Total-phases), lambda)
+	// The size class keeps the latency at one call in flight: the
+	// regressions' cost of the others is taken off (never below half).
+	lat := served * 1e3
+	ks.addSize(classOf(req), math.Max(lat/2, lat-ks.inflightMs(inv.InFlight)), x[1])
 	rx := [dims]float64{1, x[1]}
 	ks.resp.update(&rx, x[2], lambda)
 	if ks.warm == 1 {
@@ -598,6 +608,46 @@ func (ks *keyState) fresh() {
 	}
 }
 
+// addSize adds a warm sample to size class c and publishes the class.
+// Callers hold ks.mu.
+func (ks *keyState) addSize(c int, latMs, sizeMiB float64) {
+	sc := ks.sizes[c]
+	if sc == nil {
+		sc = &sizeClass{}
+		ks.sizes[c] = sc
+	}
+	sc.add(latMs, sizeMiB)
+	ks.publishClass(c)
+}
+
+// publishClass stores size class c's point for the lock-free readers.
+// Callers hold ks.mu.
+func (ks *keyState) publishClass(c int) {
+	sc := ks.sizes[c]
+	bit := uint32(1) << c
+	if sc == nil || sc.count() < classMin {
+		ks.classMask.And(^bit)
+		return
+	}
+	x, y := sc.point()
+	ks.classX[c].Store(math.Float64bits(x))
+	ks.classY[c].Store(math.Float64bits(y))
+	ks.classMask.Or(bit)
+}
+
+// points fills pts with the points of the size classes with classMin
+// samples, in class order, and returns how many. Callers hold ks.mu.
+func (ks *keyState) points(pts *[sizeClasses]point) int {
+	n := 0
+	for _, sc := range ks.sizes {
+		if sc != nil && sc.count() >= classMin {
+			pts[n].x, pts[n].y = sc.point()
+			n++
+		}
+	}
+	return n
+}
+
 // publish stores the warm prediction's coefficients for the lock-free readers.
 func (ks *keyState) publish() {
 	for i := range dims {
@@ -614,13 +664,48 @@ func (ks *keyState) responseMiB(reqMiB float64) float64 {
 	return math.Max(0, ks.resp.predict(&x))
 }
 
-// predictParts returns the predicted execute, I/O and overhead times in
-// milliseconds of a warm call of reqBytes with inflight in flight. Callers hold ks.mu.
-func (ks *keyState) predictParts(reqBytes float64, inflight int) (exec, io, over float64) {
+// regressionParts returns the regressions' execute, I/O and overhead
+// times in milliseconds of a warm call of reqBytes with inflight in
+// flight. Callers hold ks.mu.
+func (ks *keyState) regressionParts(reqBytes float64, inflight int) (exec, io, over float64) {
 	var x [dims]float64
 	features(&x, reqBytes, 0, inflight)
 	x[2] = ks.responseMiB(x[1])
 	return math.Max(0, ks.exec.predict(&x)), math.Max(0, ks.io.predict(&x)), math.Max(0, ks.over.predict(&x))
+}
+
+// inflightMs is the regressions' cost, in milliseconds, of inflight - 1
+// other calls in flight. Callers hold ks.mu.
+func (ks *keyState) inflightMs(inflight int) float64 {
+	k := float64(max(inflight, 1) - 1)
+	return k * (ks.exec.theta[3] + ks.io.theta[3] + ks.over.theta[3])
+}
+
+// predictParts returns the predicted execute, I/O and overhead times in
+// milliseconds of a warm call of reqBytes with inflight in flight: the size
+// classes' p50 at reqBytes (curve) plus the cost of the calls in flight,
+// split in the regressions' proportions; the regressions alone while no
+// class has classMin samples. Callers hold ks.mu.
+func (ks *keyState) predictParts(reqBytes float64, inflight int) (exec, io, over float64) {
+	exec, io, over = ks.regressionParts(reqBytes, inflight)
+	var pts [sizeClasses]point
+	n := ks.points(&pts)
+	if n == 0 {
+		return exec, io, over
+	}
+	var reg func(float64) float64
+	if n == 1 {
+		reg = func(mib float64) float64 {
+			e, i, o := ks.regressionParts(mib*(1<<20), 1)
+			return e + i + o
+		}
+	}
+	p := math.Max(0, curve(pts[:n], reqBytes/(1<<20), reg)+ks.inflightMs(inflight))
+	if s := exec + io + over; s > 0 {
+		f := p / s
+		return exec * f, io * f, over * f
+	}
+	return p, 0, 0
 }
 
 // predictMs is the predicted warm latency in milliseconds. Callers hold ks.mu.
@@ -629,12 +714,31 @@ func (ks *keyState) predictMs(reqBytes float64, inflight int) float64 {
 	return e + i + o
 }
 
-// predictFast is predictMs from the published coefficients, without a lock.
+// predictFast is predictMs at one call in flight from the published size
+// classes and coefficients, without a lock.
 func (ks *keyState) predictFast(reqBytes float64) float64 {
 	reqMiB := reqBytes / (1 << 20)
-	resp := math.Max(0, math.Float64frombits(ks.respCoef[0].Load())+math.Float64frombits(ks.respCoef[1].Load())*reqMiB)
-	return math.Float64frombits(ks.coef[0].Load()) + math.Float64frombits(ks.coef[1].Load())*reqMiB +
-		math.Float64frombits(ks.coef[2].Load())*resp
+	var pts [sizeClasses]point
+	n := 0
+	mask := ks.classMask.Load()
+	for c := range sizeClasses {
+		if mask&(1<<c) != 0 {
+			pts[n] = point{math.Float64frombits(ks.classX[c].Load()), math.Float64frombits(ks.classY[c].Load())}
+			n++
+		}
+	}
+	if n > 1 {
+		return curve(pts[:n], reqMiB, nil)
+	}
+	reg := func(mib float64) float64 {
+		resp := math.Max(0, math.Float64frombits(ks.respCoef[0].Load())+math.Float64frombits(ks.respCoef[1].Load())*mib)
+		return math.Float64frombits(ks.coef[0].Load()) + math.Float64frombits(ks.coef[1].Load())*mib +
+			math.Float64frombits(ks.coef[2].Load())*resp
+	}
+	if n == 1 {
+		return curve(pts[:1], reqMiB, reg)
+	}
+	return reg(reqMiB)
 }
 
 // Forget drops everything the model learned of function: its keys, its

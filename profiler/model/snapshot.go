@@ -44,6 +44,7 @@ type keySnapshot struct {
 	IO         regressionJSON        `json:"io"`
 	Overhead   regressionJSON        `json:"overhead"`
 	Response   regressionJSON        `json:"response"`
+	Sizes      []sizeClassJSON       `json:"sizes,omitempty"`
 	Memory     memoryState           `json:"memory"`
 	Request    float64               `json:"request_bytes_ewma"`
 	Error      errorState            `json:"error"`
@@ -83,6 +84,12 @@ func (m *Model) Export() ([]byte, error) {
 			Execute: ks.exec.export(), IO: ks.io.export(), Overhead: ks.over.export(), Response: ks.resp.export(),
 			Memory:  memoryState{EWMA: ks.memEWMA, Max: ks.memMax, Samples: ks.memN},
 			Request: ks.reqEWMA, Error: errorState{EWMA: ks.errEWMA, Sum: ks.errSum, Samples: ks.errN}}
+		for c, sc := range ks.sizes {
+			if sc != nil && sc.n > 0 {
+				lat, size := sc.ordered()
+				k.Sizes = append(k.Sizes, sizeClassJSON{Class: c, LatencyMs: lat, SizeMiB: size})
+			}
+		}
 		for i, p := range coldPhases {
 			if !ks.coldPhase[i].IsEmpty() {
 				if k.ColdPhases == nil {
@@ -242,6 +249,9 @@ func (m *Model) decodeKey(field string, k keySnapshot) (decodedKey, error) {
 			return dk, err
 		}
 	}
+	if err := checkSizeClasses(field+".sizes", k.Sizes); err != nil {
+		return dk, err
+	}
 	var err error
 	if dk.coldTotal, err = m.sk.decode(field+".cold_total", k.ColdTotal); err != nil {
 		return dk, err
@@ -382,6 +392,15 @@ func (ks *keyState) merge(dk *decodedKey) {
 		ks.io.load(dk.IO)
 		ks.over.load(dk.Overhead)
 		ks.reqEWMA = dk.Request
+		ks.sizes = [sizeClasses]*sizeClass{}
+		for _, c := range dk.Sizes {
+			for i := range c.LatencyMs {
+				ks.addSize(c.Class, c.LatencyMs[i], c.SizeMiB[i])
+			}
+		}
+		for c := range sizeClasses {
+			ks.publishClass(c)
+		}
 	}
 	if dk.Response.Samples > ks.resp.n {
 		ks.resp.load(dk.Response)
