@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"runtime"
 	"testing"
@@ -22,13 +23,14 @@ func TestLargeBodiesAreNotCopied(t *testing.T) {
 	in := bytes.Repeat([]byte("0123456789abcdef"), size/16)
 	out := bytes.Repeat([]byte("fedcba9876543210"), size/16)
 	resp := &invoker.Response{Status: 200, Body: out}
+	var posted *byte // the first byte of the request body fasthttp holds
 	rt := &fakeRuntime{load: func(context.Context, invoker.Spec) (invoker.Function, error) {
 		return &fakeFunction{
 			newInstance: func(context.Context, *invoker.Timeline) (invoker.Instance, error) {
 				return &fakeInstance{id: "big", reusable: true,
 					invoke: func(_ context.Context, req *invoker.Request, _ *invoker.Timeline) (*invoker.Response, error) {
-						if !bytes.Equal(req.Body, in) {
-							return nil, invoker.ErrProtocol
+						if !bytes.Equal(req.Body, in) || &req.Body[0] != posted {
+							return nil, fmt.Errorf("%w: the runtime got a copy of the body, or another body", invoker.ErrProtocol)
 						}
 						return resp, nil
 					},
@@ -46,9 +48,13 @@ func TestLargeBodiesAreNotCopied(t *testing.T) {
 		rc.Request.SetRequestURI("/function/noop")
 		rc.Request.SetBody(in) // into rc's buffer, reused from the second call on
 		rc.Response.Reset()
+		posted = &rc.PostBody()[0]
 		h(&rc)
 		if rc.Response.StatusCode() != 200 || !bytes.Equal(rc.Response.Body(), out) {
 			t.Fatalf("status %d, %d bytes of body: %.100s", rc.Response.StatusCode(), len(rc.Response.Body()), rc.Response.Body())
+		}
+		if &rc.Response.Body()[0] != &out[0] {
+			t.Fatal("the response body is a copy of the runtime's")
 		}
 	}
 	for range 3 {

@@ -40,7 +40,8 @@ const maxLostRetries = 2
 var invocationPool = sync.Pool{New: func() any { return new(invoker.Invocation) }}
 
 // invoke serves /function/{name}{sub}. It is the hot path: no logging, no
-// JSON on success, one copy of the request, a lock-free function lookup.
+// JSON on success, one copy of the request's metadata and none of the
+// bodies, a lock-free function lookup.
 func (g *Gateway) invoke(rc *fasthttp.RequestCtx, name, sub []byte) {
 	begin := time.Now()
 	v, inFlight := g.enterCurrent(name)

@@ -109,7 +109,7 @@ type Instance interface {
 	// Invoke serves one request, appending the phases it went through (request_write, execute,
 	// response_read) to tl; past ctx's deadline it returns an error wrapping ErrTimeout, and after
 	// any error the instance must be discarded. req is the caller's again once Invoke returns (a
-	// runtime copies what it needs longer); the Response and its buffers are the caller's.
+	// runtime copies what it needs longer); it never writes the returned Response again.
 	Invoke(ctx context.Context, req *Request, tl *Timeline) (*Response, error)
 	// ID names the instance (the faas.instance attribute).
 	ID() string

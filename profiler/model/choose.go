@@ -91,7 +91,8 @@ func exploreShare(byRuntime map[string]*keyState, chosen, alt string, reqBytes f
 	if c == nil || a == nil || c.warmN.Load() == 0 || a.warmN.Load() == 0 {
 		return 1
 	}
-	pc, pa := c.predictFast(reqBytes), a.predictFast(reqBytes)
+	classes := c.hasClasses() && a.hasClasses()
+	pc, pa := c.predictFast(reqBytes, classes), a.predictFast(reqBytes, classes)
 	if !(pc > 0) || !(pa > pc) {
 		return 1
 	}
@@ -103,12 +104,21 @@ func exploreShare(byRuntime map[string]*keyState, chosen, alt string, reqBytes f
 // maxFailRate (a runtime that cannot serve the function is never fastest).
 func best(byRuntime map[string]*keyState, candidates []string, r int, reqBytes float64) int {
 	bi, bv := 0, math.Inf(1)
+	eligible := func(ks *keyState) bool {
+		return ks != nil && ks.warmN.Load() > 0 && math.Float64frombits(ks.failRate[r].Load()) <= maxFailRate
+	}
+	classes := true // medians against medians, or means against means
+	for _, name := range candidates {
+		if ks := byRuntime[name]; eligible(ks) && !ks.hasClasses() {
+			classes = false
+		}
+	}
 	for i, name := range candidates {
 		ks := byRuntime[name]
-		if ks == nil || ks.warmN.Load() == 0 || math.Float64frombits(ks.failRate[r].Load()) > maxFailRate {
+		if !eligible(ks) {
 			continue
 		}
-		if v := ks.predictFast(reqBytes); v < bv {
+		if v := ks.predictFast(reqBytes, classes); v < bv {
 			bi, bv = i, v
 		}
 	}

@@ -38,7 +38,8 @@ func TestSteadyConcurrencyKeepsIntercept(t *testing.T) {
 		got := ks.predictMs(1024, 1)
 		ks.mu.Unlock()
 		within(t, "predicted warm ms at one in flight", got, 1.05, 0.05)
-		within(t, "predictFast", ks.predictFast(1024), 1.05, 0.05)
+		within(t, "predictFast", ks.predictFast(1024, true), 1.05, 0.05)
+		within(t, "predictFast of the regressions", ks.predictFast(1024, false), 1.05, 0.05)
 	}
 }
 

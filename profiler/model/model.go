@@ -675,10 +675,12 @@ func (ks *keyState) regressionParts(reqBytes float64, inflight int) (exec, io, o
 }
 
 // inflightMs is the regressions' cost, in milliseconds, of inflight - 1
-// other calls in flight. Callers hold ks.mu.
+// other calls in flight; never negative (a noisy coefficient below zero
+// would make a sample taken at 32 in flight count as many times slower
+// at one). Callers hold ks.mu.
 func (ks *keyState) inflightMs(inflight int) float64 {
 	k := float64(max(inflight, 1) - 1)
-	return k * (ks.exec.theta[3] + ks.io.theta[3] + ks.over.theta[3])
+	return k * math.Max(0, ks.exec.theta[3]+ks.io.theta[3]+ks.over.theta[3])
 }
 
 // predictParts returns the predicted execute, I/O and overhead times in
@@ -714,13 +716,21 @@ func (ks *keyState) predictMs(reqBytes float64, inflight int) float64 {
 	return e + i + o
 }
 
+// hasClasses reports whether a size class has a published point.
+func (ks *keyState) hasClasses() bool { return ks.classMask.Load() != 0 }
+
 // predictFast is predictMs at one call in flight from the published size
-// classes and coefficients, without a lock.
-func (ks *keyState) predictFast(reqBytes float64) float64 {
+// classes (when classes is true) and coefficients, without a lock. Choose
+// compares runtimes by one kind of estimate: the classes' medians for all,
+// or the regressions' means for all.
+func (ks *keyState) predictFast(reqBytes float64, classes bool) float64 {
 	reqMiB := reqBytes / (1 << 20)
 	var pts [sizeClasses]point
 	n := 0
-	mask := ks.classMask.Load()
+	var mask uint32
+	if classes {
+		mask = ks.classMask.Load()
+	}
 	for c := range sizeClasses {
 		if mask&(1<<c) != 0 {
 			pts[n] = point{math.Float64frombits(ks.classX[c].Load()), math.Float64frombits(ks.classY[c].Load())}

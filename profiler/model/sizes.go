@@ -24,16 +24,19 @@ const (
 
 // classOf returns the size class of a request of reqBytes.
 func classOf(reqBytes float64) int {
-	if !(reqBytes >= 0) {
+	switch {
+	case !(reqBytes >= 0):
 		return 0
+	case reqBytes >= 1<<40: // and +Inf: past what uint64 conversion keeps
+		return sizeClasses - 1
 	}
 	return min(bits.Len64(uint64(reqBytes)>>10), sizeClasses-1)
 }
 
 // sizeClass keeps the latest warm samples of one class of request sizes,
 // and the same latencies sorted, so that the median costs nothing to read
-// and an update two binary searches and two short moves. Not safe for
-// concurrent use.
+// and an update two binary searches and two short moves (no sort). Not
+// safe for concurrent use.
 type sizeClass struct {
 	lat    [classWindow]float64 // served latency in ms, at one call in flight; a ring
 	size   [classWindow]float64 // request MiB, alongside
@@ -132,13 +135,19 @@ func curve(pts []point, x float64, reg func(float64) float64) float64 {
 		return p.y
 	}
 	slope := func(a, b point) float64 {
-		if b.x <= a.x {
-			return 0
+		if s := (b.y - a.y) / (b.x - a.x); s > 0 && !math.IsInf(s, 1) {
+			return s
 		}
-		return math.Max(0, (b.y-a.y)/(b.x-a.x))
+		return 0 // decreasing, equal sizes, or not a number
+	}
+	along := func(p point, s float64) float64 {
+		if s == 0 {
+			return p.y
+		}
+		return math.Max(0, p.y+s*(x-p.x))
 	}
 	if x <= pts[0].x {
-		return math.Max(0, pts[0].y+slope(pts[0], pts[1])*(x-pts[0].x))
+		return along(pts[0], slope(pts[0], pts[1]))
 	}
 	for i := 1; i < len(pts); i++ {
 		a, b := pts[i-1], pts[i]
@@ -150,7 +159,7 @@ func curve(pts []point, x float64, reg func(float64) float64) float64 {
 		}
 	}
 	n := len(pts)
-	return pts[n-1].y + slope(pts[n-2], pts[n-1])*(x-pts[n-1].x)
+	return along(pts[n-1], slope(pts[n-2], pts[n-1]))
 }
 
 // sizeClassJSON is a size class in a snapshot: its samples, oldest first.
@@ -182,6 +191,9 @@ func checkSizeClasses(field string, cs []sizeClassJSON) error {
 			}
 			if v := c.SizeMiB[j]; !finite(v) || v < 0 {
 				return fmt.Errorf("%s.size_mib[%d]: not a finite non-negative number", f, j)
+			} else if classOf(v*(1<<20)) != c.Class {
+				// curve needs the classes' sizes in class order.
+				return fmt.Errorf("%s.size_mib[%d]: %g MiB is not in class %d", f, j, v, c.Class)
 			}
 		}
 	}

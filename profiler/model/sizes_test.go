@@ -167,7 +167,7 @@ func TestSizeClassesSurviveASnapshot(t *testing.T) {
 	}
 	// The lock-free path (Choose) reads the same classes.
 	ks := m2.key(key{"f", "wasm-aot", invoker.ABILoop})
-	if got, want := ks.predictFast(64<<10), ks.predictMs(64<<10, 1); math.Abs(got-want) > 1e-9*want {
+	if got, want := ks.predictFast(64<<10, true), ks.predictMs(64<<10, 1); math.Abs(got-want) > 1e-9*want {
 		t.Errorf("predictFast %.6f, predictMs %.6f", got, want)
 	}
 }
@@ -198,11 +198,103 @@ func TestSizeClassMedianMatchesASort(t *testing.T) {
 			sum += z
 		}
 		x, got := c.point()
-		if got != want && !(math.IsNaN(got) && math.IsNaN(want)) {
+		if got != want {
 			t.Fatalf("after %d samples: median %v, want %v", i+1, got, want)
 		}
 		if math.Abs(x-sum/float64(len(win))) > 1e-9 {
 			t.Fatalf("after %d samples: mean size %v, want %v", i+1, x, sum/float64(len(win)))
 		}
+	}
+}
+
+// TestCurveEdges: equal sizes, and infinite values, give finite or
+// infinite answers, never NaN.
+func TestCurveEdges(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		pts  []point
+		x    float64
+	}{
+		{"equal sizes", []point{{1, 10}, {1, 20}}, 1},
+		{"equal sizes, beyond", []point{{1, 10}, {1, 20}}, 3},
+		{"equal sizes, below", []point{{1, 10}, {1, 20}}, 0.5},
+		{"infinite latency beyond a flat segment", []point{{1, math.Inf(1)}, {2, math.Inf(1)}}, 4},
+		{"infinite x", []point{{1, 10}, {2, 20}}, math.Inf(1)},
+	} {
+		if got := curve(tt.pts, tt.x, nil); math.IsNaN(got) {
+			t.Errorf("%s: NaN", tt.name)
+		}
+	}
+}
+
+// TestInflightCostIsNeverNegative: a negative in-flight coefficient (noise)
+// must not inflate what a class stores of a call at many in flight.
+func TestInflightCostIsNeverNegative(t *testing.T) {
+	m := New(Config{})
+	m.Observe(warmCall("f", 4<<10, time.Millisecond))
+	ks := m.key(key{"f", "wasm-aot", invoker.ABILoop})
+	ks.mu.Lock()
+	ks.exec.theta[3] = -0.01 // ms per other call in flight
+	got := ks.inflightMs(33)
+	ks.mu.Unlock()
+	if got != 0 {
+		t.Fatalf("in-flight cost %v ms at 33 in flight with a negative coefficient, want 0", got)
+	}
+	for range classMin {
+		inv := warmCall("f", 4<<10, time.Millisecond)
+		inv.InFlight = 33
+		m.Observe(inv)
+	}
+	ks.mu.Lock()
+	_, y := ks.sizes[classOf(4<<10)].point()
+	ks.mu.Unlock()
+	if y > 1.0001 {
+		t.Errorf("class median %v ms for calls of 1 ms", y)
+	}
+}
+
+// TestDriftResetClearsSizeClasses: after a drift reset the classes hold
+// only samples taken since, so the p50 is the new behaviour's.
+func TestDriftResetClearsSizeClasses(t *testing.T) {
+	m := New(Config{})
+	for range 100 {
+		m.Observe(warmCall("f", 4<<10, time.Millisecond))
+	}
+	ks := m.key(key{"f", "wasm-aot", invoker.ABILoop})
+	slow := 0
+	for ks.drifts == 0 && slow < 200 {
+		m.Observe(warmCall("f", 4<<10, 10*time.Millisecond))
+		slow++
+	}
+	if ks.drifts == 0 {
+		t.Fatalf("no drift reset after %d calls 10x slower", slow)
+	}
+	sc := ks.sizes[classOf(4<<10)]
+	if sc != nil && sc.sorted[0] < 5 {
+		t.Errorf("after the reset the class still holds a %v ms sample of the old behaviour", sc.sorted[0])
+	}
+}
+
+// TestMergeKeepsTheRicherClasses: an import whose regressions have fewer
+// samples than the model's leaves the model's size classes as they are.
+func TestMergeKeepsTheRicherClasses(t *testing.T) {
+	small := New(Config{})
+	for range 10 {
+		small.Observe(warmCall("f", 4<<10, 9*time.Millisecond))
+	}
+	data, err := small.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(Config{})
+	for range 100 {
+		m.Observe(warmCall("f", 4<<10, time.Millisecond))
+	}
+	if err := m.Import(data); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := m.Function("f", 4<<10)
+	if got := d.(FunctionDoc).Runtimes[0].WarmP50Ms; math.Abs(got-1) > 0.01 {
+		t.Errorf("p50 %.3f ms after merging a poorer snapshot, want the model's 1", got)
 	}
 }

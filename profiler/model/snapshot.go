@@ -14,9 +14,9 @@ import (
 	"github.com/lumos-edge/lumos/invoker"
 )
 
-// SnapshotVersion is the version of the snapshot format Export writes and
-// Import reads.
-const SnapshotVersion = 1
+// SnapshotVersion is the version of the snapshot format Export writes.
+// Import reads it and version 1, the same without size classes.
+const SnapshotVersion = 2
 
 // ErrSnapshot wraps every reason Import rejects a snapshot.
 var ErrSnapshot = errors.New("model: bad snapshot")
@@ -155,8 +155,8 @@ func (m *Model) decode(data []byte) (*decoded, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the JSON document", ErrSnapshot)
 	}
-	if s.Version != SnapshotVersion {
-		return nil, fmt.Errorf("%w: version: %d, want %d", ErrSnapshot, s.Version, SnapshotVersion)
+	if s.Version < 1 || s.Version > SnapshotVersion {
+		return nil, fmt.Errorf("%w: version: %d, want 1 to %d", ErrSnapshot, s.Version, SnapshotVersion)
 	}
 	if err := checkEnv("environment", s.Environment); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
@@ -392,11 +392,18 @@ func (ks *keyState) merge(dk *decodedKey) {
 		ks.io.load(dk.IO)
 		ks.over.load(dk.Overhead)
 		ks.reqEWMA = dk.Request
+		// The classes go with the regressions: built whole, then
+		// published once (Choose never sees a half-loaded class).
 		ks.sizes = [sizeClasses]*sizeClass{}
 		for _, c := range dk.Sizes {
-			for i := range c.LatencyMs {
-				ks.addSize(c.Class, c.LatencyMs[i], c.SizeMiB[i])
+			if len(c.LatencyMs) == 0 {
+				continue
 			}
+			sc := &sizeClass{}
+			for i := range c.LatencyMs {
+				sc.add(c.LatencyMs[i], c.SizeMiB[i])
+			}
+			ks.sizes[c.Class] = sc
 		}
 		for c := range sizeClasses {
 			ks.publishClass(c)

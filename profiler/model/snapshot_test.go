@@ -30,8 +30,20 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc map[string]any
-	if err := json.Unmarshal(data, &doc); err != nil || doc["version"] != float64(1) {
-		t.Fatalf("export is not a version 1 JSON document: %v %v", err, doc["version"])
+	if err := json.Unmarshal(data, &doc); err != nil || doc["version"] != float64(SnapshotVersion) {
+		t.Fatalf("export is not a version %d JSON document: %v %v", SnapshotVersion, err, doc["version"])
+	}
+	// A version 1 snapshot (before size classes) still imports.
+	doc["version"] = 1
+	for _, k := range doc["keys"].([]any) {
+		delete(k.(map[string]any), "sizes")
+	}
+	v1, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := New(Config{}).Import(v1); err != nil {
+		t.Fatalf("a version 1 snapshot: %v", err)
 	}
 	other := Environment{CPUModel: "Edge CPU", Cores: 4, OS: "linux", Arch: "arm64"}
 	b := New(Config{Environment: &other})
@@ -108,7 +120,7 @@ func TestImportRejects(t *testing.T) {
 		{"empty", "not valid JSON", nil},
 		{"trailing", "trailing data", append(append([]byte(nil), good...), []byte(" {}")...)},
 		{"unknown field", "not valid JSON", edit(func(s map[string]any) { s["extra"] = 1 })},
-		{"version", "version: 2", edit(func(s map[string]any) { s["version"] = 2 })},
+		{"version", "version: 3", edit(func(s map[string]any) { s["version"] = 3 })},
 		{"no version", "version: 0", edit(func(s map[string]any) { delete(s, "version") })},
 		{"negative cores", "environment.cores", edit(func(s map[string]any) { s["environment"].(map[string]any)["cores"] = -1 })},
 		{"negative count", "keys[0].samples", edit(func(s map[string]any) { key0(s)["samples"].(map[string]any)["warm"] = -3 })},
@@ -131,6 +143,25 @@ func TestImportRejects(t *testing.T) {
 		})},
 		{"sketch zero", "keys[0].cold_start.zero", edit(func(s map[string]any) {
 			key0(s)["cold_start"] = map[string]any{"zero": -1, "index": []int{}, "count": []float64{}}
+		})},
+		{"size class", "keys[0].sizes[0].class: 16 is not in", edit(func(s map[string]any) {
+			key0(s)["sizes"] = []any{map[string]any{"class": 16, "latency_ms": []float64{1}, "size_mib": []float64{1}}}
+		})},
+		{"size class twice", "keys[0].sizes[1].class: 1 appears twice", edit(func(s map[string]any) {
+			c := map[string]any{"class": 1, "latency_ms": []float64{1}, "size_mib": []float64{1.5 / 1024}}
+			key0(s)["sizes"] = []any{c, c}
+		})},
+		{"size of another class", "keys[0].sizes[0].size_mib[0]: 1 MiB is not in class 1", edit(func(s map[string]any) {
+			key0(s)["sizes"] = []any{map[string]any{"class": 1, "latency_ms": []float64{1}, "size_mib": []float64{1}}}
+		})},
+		{"size class lengths", "keys[0].sizes[0]: 2 latencies for 1 sizes", edit(func(s map[string]any) {
+			key0(s)["sizes"] = []any{map[string]any{"class": 0, "latency_ms": []float64{1, 2}, "size_mib": []float64{0}}}
+		})},
+		{"size class window", "keys[0].sizes[0]: 33 samples, at most 32", edit(func(s map[string]any) {
+			key0(s)["sizes"] = []any{map[string]any{"class": 0, "latency_ms": make([]float64, 33), "size_mib": make([]float64, 33)}}
+		})},
+		{"negative latency", "keys[0].sizes[0].latency_ms[0]", edit(func(s map[string]any) {
+			key0(s)["sizes"] = []any{map[string]any{"class": 0, "latency_ms": []float64{-1}, "size_mib": []float64{0}}}
 		})},
 		{"unknown phase", "unknown phase", edit(func(s map[string]any) { key0(s)["cold_phases"] = map[string]any{"warp": map[string]any{}} })},
 		{"negative memory", "keys[0].memory", edit(func(s map[string]any) { key0(s)["memory"].(map[string]any)["ewma"] = -1 })},
