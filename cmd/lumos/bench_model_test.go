@@ -147,7 +147,7 @@ func BenchmarkModelAccuracy(b *testing.B) {
 				body := fn.body(n)
 				from := rec.mark()
 				t0 := time.Now()
-				for i := 0; i < measure && (i < accMinCalls || time.Since(t0) < accBlockBudget); i++ {
+				for k := 0; k < measure && (k < accMinCalls || time.Since(t0) < accBlockBudget); k++ {
 					c.invokeChecked(b, srv.url, warm, fn, body)
 				}
 				measured := rec.since(from)
@@ -241,10 +241,11 @@ const (
 // wasm-interp, and with lumos.runtime=auto choosing between the two. It
 // drives the same warm calls through each (60 to learn, auto's first),
 // then measures the mean client-side latency of each copy over 200 rounds
-// of one call to each, in a random order (in blocks of 40 calls, a copy's
-// mean moved with the machine's state: medians of consecutive blocks of
-// warm hello calls on wasm-aot differ up to 3.5×), and reports auto/best-fixed per function (target ≤ 1.10) and the
-// runtime auto chose (the one that served most of its measured calls).
+// of one call to each, in a seeded random order (in blocks of 40 calls, a
+// copy's mean moved with the machine's state: medians of consecutive
+// blocks of warm hello calls on wasm-aot differ up to 3.5×), and reports
+// auto/best-fixed per function (target ≤ 1.10) and the runtime auto chose
+// (the one that served most of its measured calls).
 //
 //	go test -run='^$' -bench=AutoRuntime -benchtime=1x -timeout=30m ./cmd/lumos/
 func BenchmarkAutoRuntime(b *testing.B) {
@@ -259,7 +260,7 @@ func BenchmarkAutoRuntime(b *testing.B) {
 	}
 	var lines []string
 	worst := 0.0
-	for _, fn := range sampleFns() {
+	for fi, fn := range sampleFns() {
 		var body []byte
 		if fn.name == "echo" || fn.name == "json" {
 			body = fn.body(autoBytes)
@@ -284,7 +285,7 @@ func BenchmarkAutoRuntime(b *testing.B) {
 		// interpreted one runs measurably slower (its caches are cold), and
 		// rotating the order let auto follow wasm-interp twice as often as
 		// the wasm-aot copy did (exec 5-8% slower for all four functions).
-		rng := rand.New(rand.NewPCG(autoSeed, uint64(len(fn.name))))
+		rng := rand.New(rand.NewPCG(autoSeed, uint64(fi)))
 		for range rounds {
 			for _, i := range rng.Perm(len(names)) {
 				for range calls {
