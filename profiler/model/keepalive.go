@@ -71,14 +71,17 @@ func (f *fnState) runtimeShare(runtime string) float64 {
 	if len(f.share) <= 1 {
 		return 1
 	}
-	var sum float64
-	for _, v := range f.share {
-		sum += v
+	var sum, mine float64
+	for _, s := range f.share {
+		sum += s.share
+		if s.runtime == runtime {
+			mine = s.share
+		}
 	}
 	if !(sum > 0) {
 		return 1
 	}
-	return f.share[runtime] / sum
+	return mine / sum
 }
 
 // plan is a keep-alive decision for one function on one runtime, with why.

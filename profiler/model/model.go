@@ -297,13 +297,21 @@ type fnState struct {
 	inter     *ddsketch.DDSketch // inter-arrival times, seconds
 	interN    int64
 	last      time.Time
-	meanInter float64            // EWMA, seconds
-	share     map[string]float64 // runtime -> EWMA (shareAlpha) of its share of the calls
+	meanInter float64   // EWMA, seconds
+	share     []shareOf // per runtime, the EWMA (shareAlpha) of its share of the calls
 
 	byRuntime atomic.Pointer[map[string]*keyState] // the latest key per runtime; copy on write
 	calls     atomic.Uint64
 	warmObs   atomic.Int64 // observations Choose counts toward redeciding: warm and cold calls, runtime failures
 	choice    [regimes]choice
+}
+
+// shareOf is a runtime's share of a function's recent calls (a slice of
+// them, not a map: a function has one to three runtimes, and Observe
+// updates every share on every call).
+type shareOf struct {
+	runtime string
+	share   float64
 }
 
 // choice is Choose's cached decision for one payload regime.
@@ -403,13 +411,18 @@ func (m *Model) Observe(inv *invoker.Invocation) {
 func (m *Model) observeArrival(f *fnState, runtime string, begin time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.share == nil {
-		f.share = map[string]float64{}
+	found := false
+	for i := range f.share {
+		s := &f.share[i]
+		s.share *= 1 - shareAlpha
+		if s.runtime == runtime {
+			s.share += shareAlpha
+			found = true
+		}
 	}
-	for rt, v := range f.share {
-		f.share[rt] = v * (1 - shareAlpha)
+	if !found {
+		f.share = append(f.share, shareOf{runtime, shareAlpha})
 	}
-	f.share[runtime] += shareAlpha
 	if begin.IsZero() {
 		return
 	}
@@ -710,8 +723,13 @@ func (ks *keyState) predictParts(reqBytes float64, inflight int) (exec, io, over
 	return p, 0, 0
 }
 
-// predictMs is the predicted warm latency in milliseconds. Callers hold ks.mu.
+// predictMs is the predicted warm latency in milliseconds (predictParts'
+// sum). Callers hold ks.mu.
 func (ks *keyState) predictMs(reqBytes float64, inflight int) float64 {
+	var pts [sizeClasses]point
+	if n := ks.points(&pts); n > 1 { // the common case, without the regressions
+		return math.Max(0, curve(pts[:n], reqBytes/(1<<20), nil)+ks.inflightMs(inflight))
+	}
 	e, i, o := ks.predictParts(reqBytes, inflight)
 	return e + i + o
 }

@@ -305,3 +305,29 @@ func BenchmarkObserve(b *testing.B) {
 		m.Observe(invs[i%len(invs)])
 	}
 }
+
+// BenchmarkObserveParallel is BenchmarkObserve from every P at once, on
+// one key: what a gateway under load pays, the model's state shared by the
+// cores (its locks and the values published to Choose).
+func BenchmarkObserveParallel(b *testing.B) {
+	m := newTestModel(Config{})
+	r := rand.New(rand.NewPCG(1, 2))
+	invs := make([]*invoker.Invocation, 1024)
+	now := t0
+	for i := range invs {
+		now = now.Add(time.Millisecond)
+		invs[i] = runtimes["wasm-aot"].warm(r, "hello", "wasm-aot", 1<<(10+i%8), now)
+	}
+	for _, inv := range invs {
+		m.Observe(inv)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			m.Observe(invs[i%len(invs)])
+			i++
+		}
+	})
+}
