@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"runtime"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -15,9 +14,11 @@ import (
 
 // TestLargeBodiesAreNotCopied: the gateway hands the request's body to the
 // runtime and the runtime's response body to the client without a copy of
-// its own (invoker.Instance's contract), so a 1 MiB call allocates a few
-// KiB, not megabytes: at 1 MiB the copies were most of the gateway's
-// garbage and made its cost grow faster than the body.
+// its own (invoker.Instance's contract): the runtime sees fasthttp's bytes,
+// the client gets the runtime's. At 1 MiB the copies were most of the
+// gateway's garbage and made its cost grow faster than the body. (Bytes
+// allocated per call, 1 MiB before, a few KiB after, are not asserted:
+// under -race sync.Pool drops buffers at random, fasthttp's among them.)
 func TestLargeBodiesAreNotCopied(t *testing.T) {
 	const size = 1 << 20
 	in := bytes.Repeat([]byte("0123456789abcdef"), size/16)
@@ -57,17 +58,7 @@ func TestLargeBodiesAreNotCopied(t *testing.T) {
 			t.Fatal("the response body is a copy of the runtime's")
 		}
 	}
-	for range 3 {
-		call() // warm the pool and rc's buffers
-	}
-	const calls = 20
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
-	for range calls {
+	for range 3 { // the first call starts the instance
 		call()
-	}
-	runtime.ReadMemStats(&m1)
-	if per := (m1.TotalAlloc - m0.TotalAlloc) / calls; per > 64<<10 {
-		t.Errorf("%d bytes allocated per 1 MiB call, want under 64 KiB (no copy of the body)", per)
 	}
 }

@@ -253,25 +253,30 @@ func TestInflightCostIsNeverNegative(t *testing.T) {
 	}
 }
 
-// TestDriftResetClearsSizeClasses: after a drift reset the classes hold
-// only samples taken since, so the p50 is the new behaviour's.
-func TestDriftResetClearsSizeClasses(t *testing.T) {
+// TestDriftResetKeepsSizeClasses: a drift reset (a 10× slowdown at one
+// size) keeps what the other sizes taught, and the slowed size's p50
+// follows its own calls.
+func TestDriftResetKeepsSizeClasses(t *testing.T) {
 	m := New(Config{})
-	for range 100 {
-		m.Observe(warmCall("f", 4<<10, time.Millisecond))
+	for i := range 200 {
+		n := []int{1 << 10, 256 << 10}[i%2]
+		m.Observe(warmCall("f", n, time.Duration(1+3*(n>>18))*time.Millisecond))
 	}
 	ks := m.key(key{"f", "wasm-aot", invoker.ABILoop})
-	slow := 0
-	for ks.drifts == 0 && slow < 200 {
-		m.Observe(warmCall("f", 4<<10, 10*time.Millisecond))
-		slow++
+	for range 100 {
+		m.Observe(warmCall("f", 1<<10, 10*time.Millisecond))
 	}
 	if ks.drifts == 0 {
-		t.Fatalf("no drift reset after %d calls 10x slower", slow)
+		t.Fatal("no drift reset after 100 calls 10x slower")
 	}
-	sc := ks.sizes[classOf(4<<10)]
-	if sc != nil && sc.sorted[0] < 5 {
-		t.Errorf("after the reset the class still holds a %v ms sample of the old behaviour", sc.sorted[0])
+	for _, tt := range []struct {
+		bytes int
+		want  float64
+	}{{1 << 10, 10}, {256 << 10, 4}} {
+		d, _ := m.Function("f", tt.bytes)
+		if got := d.(FunctionDoc).Runtimes[0].WarmP50Ms; math.Abs(got-tt.want) > 0.05*tt.want {
+			t.Errorf("p50 at %d bytes after the reset: %.3f ms, want %.0f", tt.bytes, got, tt.want)
+		}
 	}
 }
 
@@ -296,5 +301,27 @@ func TestMergeKeepsTheRicherClasses(t *testing.T) {
 	d, _ := m.Function("f", 4<<10)
 	if got := d.(FunctionDoc).Runtimes[0].WarmP50Ms; math.Abs(got-1) > 0.01 {
 		t.Errorf("p50 %.3f ms after merging a poorer snapshot, want the model's 1", got)
+	}
+}
+
+// TestNewSizeIsNotDrift: traffic moving to a size never seen, slower as
+// larger sizes are, is no drift, even where noise already raised the
+// drift signal: the first calls at the new size are the extrapolation's
+// misses.
+func TestNewSizeIsNotDrift(t *testing.T) {
+	m := New(Config{})
+	for i := range 200 {
+		d := time.Millisecond
+		if i%2 == 1 {
+			d = 2 * time.Millisecond // noise: the drift signal near 0.37
+		}
+		m.Observe(warmCall("f", 1<<10, d))
+	}
+	ks := m.key(key{"f", "wasm-aot", invoker.ABILoop})
+	for range 10 {
+		m.Observe(warmCall("f", 1<<20, 10*time.Millisecond))
+	}
+	if ks.drifts != 0 {
+		t.Errorf("%d drift resets for a new size", ks.drifts)
 	}
 }
