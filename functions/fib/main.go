@@ -7,8 +7,6 @@
 package main
 
 import (
-	"encoding/json"
-	"net/url"
 	"strconv"
 
 	"github.com/lumos-edge/lumos/functions/sdk"
@@ -20,7 +18,7 @@ const maxN = 50
 func main() { sdk.Serve(handle) }
 
 func handle(r *sdk.Request) (*sdk.Response, error) {
-	n, err := input(r)
+	n, err := sdk.IntParam(r, "n", "number", 0, maxN, `give n as ?n=20 or as a JSON body {"number": 20}`)
 	if err != nil {
 		return nil, err
 	}
@@ -35,40 +33,6 @@ func handle(r *sdk.Request) (*sdk.Response, error) {
 		Header: []sdk.Header{{Name: "Content-Type", Value: "application/json"}},
 		Body:   body,
 	}, nil
-}
-
-// input reads n from the query or the JSON body and checks its range.
-func input(r *sdk.Request) (int, error) {
-	var raw string
-	q, err := url.ParseQuery(r.Query)
-	if err != nil {
-		return 0, sdk.Errorf(400, "bad query: %v", err)
-	}
-	switch {
-	case q.Has("n"):
-		raw = q.Get("n")
-	case len(r.Body) > 0:
-		var in struct {
-			Number *json.Number `json:"number"`
-		}
-		if err := json.Unmarshal(r.Body, &in); err != nil {
-			return 0, sdk.Errorf(400, "bad JSON body: %v", err)
-		}
-		if in.Number == nil {
-			return 0, sdk.Errorf(400, `JSON body has no "number"`)
-		}
-		raw = in.Number.String()
-	default:
-		return 0, sdk.Errorf(400, `give n as ?n=20 or as a JSON body {"number": 20}`)
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil {
-		return 0, sdk.Errorf(400, "n=%q is not an integer", raw)
-	}
-	if n < 0 || n > maxN {
-		return 0, sdk.Errorf(400, "n=%d is outside [0, %d]", n, maxN)
-	}
-	return n, nil
 }
 
 // fib is deliberately the naive exponential recursion.

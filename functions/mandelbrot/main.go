@@ -10,8 +10,6 @@
 package main
 
 import (
-	"encoding/json"
-	"net/url"
 	"strconv"
 
 	"github.com/lumos-edge/lumos/functions/sdk"
@@ -26,7 +24,7 @@ const maxIter = 50
 func main() { sdk.Serve(handle) }
 
 func handle(r *sdk.Request) (*sdk.Response, error) {
-	n, err := input(r)
+	n, err := sdk.IntParam(r, "image_size", "image_size", 1, maxSize, `give the size as ?image_size=200 or as a JSON body {"image_size": 200}`)
 	if err != nil {
 		return nil, err
 	}
@@ -35,40 +33,6 @@ func handle(r *sdk.Request) (*sdk.Response, error) {
 		Header: []sdk.Header{{Name: "Content-Type", Value: "image/x-portable-bitmap"}},
 		Body:   render(n),
 	}, nil
-}
-
-// input reads the size from the query or the JSON body and checks its range.
-func input(r *sdk.Request) (int, error) {
-	q, err := url.ParseQuery(r.Query)
-	if err != nil {
-		return 0, sdk.Errorf(400, "bad query: %v", err)
-	}
-	var raw string
-	switch {
-	case q.Has("image_size"):
-		raw = q.Get("image_size")
-	case len(r.Body) > 0:
-		var in struct {
-			Size *json.Number `json:"image_size"`
-		}
-		if err := json.Unmarshal(r.Body, &in); err != nil {
-			return 0, sdk.Errorf(400, "bad JSON body: %v", err)
-		}
-		if in.Size == nil {
-			return 0, sdk.Errorf(400, `JSON body has no "image_size"`)
-		}
-		raw = in.Size.String()
-	default:
-		return 0, sdk.Errorf(400, `give the size as ?image_size=200 or as a JSON body {"image_size": 200}`)
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil {
-		return 0, sdk.Errorf(400, "image_size=%q is not an integer", raw)
-	}
-	if n < 1 || n > maxSize {
-		return 0, sdk.Errorf(400, "image_size=%d is outside [1, %d]", n, maxSize)
-	}
-	return n, nil
 }
 
 // render returns the P4 image of size n.

@@ -11,9 +11,7 @@
 package main
 
 import (
-	"encoding/json"
 	"math"
-	"net/url"
 	"strconv"
 
 	"github.com/lumos-edge/lumos/functions/sdk"
@@ -25,7 +23,7 @@ const maxSteps = 100_000_000
 func main() { sdk.Serve(handle) }
 
 func handle(r *sdk.Request) (*sdk.Response, error) {
-	n, err := input(r)
+	n, err := sdk.IntParam(r, "n", "n", 0, maxSteps, `give the number of steps as ?n=1000 or as a JSON body {"n": 1000}`)
 	if err != nil {
 		return nil, err
 	}
@@ -48,40 +46,6 @@ func handle(r *sdk.Request) (*sdk.Response, error) {
 		Header: []sdk.Header{{Name: "Content-Type", Value: "application/json"}},
 		Body:   body,
 	}, nil
-}
-
-// input reads n from the query or the JSON body and checks its range.
-func input(r *sdk.Request) (int, error) {
-	q, err := url.ParseQuery(r.Query)
-	if err != nil {
-		return 0, sdk.Errorf(400, "bad query: %v", err)
-	}
-	var raw string
-	switch {
-	case q.Has("n"):
-		raw = q.Get("n")
-	case len(r.Body) > 0:
-		var in struct {
-			N *json.Number `json:"n"`
-		}
-		if err := json.Unmarshal(r.Body, &in); err != nil {
-			return 0, sdk.Errorf(400, "bad JSON body: %v", err)
-		}
-		if in.N == nil {
-			return 0, sdk.Errorf(400, `JSON body has no "n"`)
-		}
-		raw = in.N.String()
-	default:
-		return 0, sdk.Errorf(400, `give the number of steps as ?n=1000 or as a JSON body {"n": 1000}`)
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil {
-		return 0, sdk.Errorf(400, "n=%q is not an integer", raw)
-	}
-	if n < 0 || n > maxSteps {
-		return 0, sdk.Errorf(400, "n=%d is outside [0, %d]", n, maxSteps)
-	}
-	return n, nil
 }
 
 const (

@@ -8,8 +8,6 @@
 package main
 
 import (
-	"encoding/json"
-	"net/url"
 	"strconv"
 
 	"github.com/lumos-edge/lumos/functions/sdk"
@@ -21,7 +19,7 @@ const maxLimit = 100_000_000
 func main() { sdk.Serve(handle) }
 
 func handle(r *sdk.Request) (*sdk.Response, error) {
-	limit, err := input(r)
+	limit, err := sdk.IntParam(r, "limit", "limit", 0, maxLimit, `give the limit as ?limit=1000 or as a JSON body {"limit": 1000}`)
 	if err != nil {
 		return nil, err
 	}
@@ -39,40 +37,6 @@ func handle(r *sdk.Request) (*sdk.Response, error) {
 		Header: []sdk.Header{{Name: "Content-Type", Value: "application/json"}},
 		Body:   body,
 	}, nil
-}
-
-// input reads the limit from the query or the JSON body and checks its range.
-func input(r *sdk.Request) (int, error) {
-	q, err := url.ParseQuery(r.Query)
-	if err != nil {
-		return 0, sdk.Errorf(400, "bad query: %v", err)
-	}
-	var raw string
-	switch {
-	case q.Has("limit"):
-		raw = q.Get("limit")
-	case len(r.Body) > 0:
-		var in struct {
-			Limit *json.Number `json:"limit"`
-		}
-		if err := json.Unmarshal(r.Body, &in); err != nil {
-			return 0, sdk.Errorf(400, "bad JSON body: %v", err)
-		}
-		if in.Limit == nil {
-			return 0, sdk.Errorf(400, `JSON body has no "limit"`)
-		}
-		raw = in.Limit.String()
-	default:
-		return 0, sdk.Errorf(400, `give the limit as ?limit=1000 or as a JSON body {"limit": 1000}`)
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil {
-		return 0, sdk.Errorf(400, "limit=%q is not an integer", raw)
-	}
-	if n < 0 || n > maxLimit {
-		return 0, sdk.Errorf(400, "limit=%d is outside [0, %d]", n, maxLimit)
-	}
-	return n, nil
 }
 
 // sieve returns how many primes are <= limit and the largest of them. Bit i
