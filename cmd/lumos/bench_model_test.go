@@ -242,10 +242,9 @@ const (
 // drives the same warm calls through each (60 to learn, auto's first),
 // then measures the mean client-side latency of each copy over 200 rounds
 // of one call to each, in a seeded random order (in blocks of 40 calls, a
-// copy's mean moved with the machine's state: medians of consecutive
-// blocks of warm hello calls on wasm-aot differ up to 3.5×), and reports
-// auto/best-fixed per function (target ≤ 1.10) and the runtime auto chose
-// (the one that served most of its measured calls).
+// copy's mean moved with the machine's state), and reports auto/best-fixed
+// per function (target ≤ 1.10) and the runtime auto chose (the one that
+// served most of its measured calls).
 //
 //	go test -run='^$' -bench=AutoRuntime -benchtime=1x -timeout=30m ./cmd/lumos/
 func BenchmarkAutoRuntime(b *testing.B) {
@@ -282,9 +281,10 @@ func BenchmarkAutoRuntime(b *testing.B) {
 		sums := make([]time.Duration, len(names))
 		lats := make([][]time.Duration, len(names))
 		// Each round in a random (seeded) order: a call after an
-		// interpreted one runs measurably slower (its caches are cold), and
-		// rotating the order let auto follow wasm-interp twice as often as
-		// the wasm-aot copy did (exec 5-8% slower for all four functions).
+		// interpreted one runs slower (its caches are cold), and rotating
+		// the order let auto follow wasm-interp twice as often as the
+		// wasm-aot copy did (auto/best up to 1.17 with every call of auto
+		// on wasm-aot).
 		rng := rand.New(rand.NewPCG(autoSeed, uint64(fi)))
 		for range rounds {
 			for _, i := range rng.Perm(len(names)) {
