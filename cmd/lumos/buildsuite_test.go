@@ -21,11 +21,7 @@ import (
 // TestBuildSuite builds a Go and a C suite function for every target
 // through the command line and checks the table and sizes.json.
 func TestBuildSuite(t *testing.T) {
-	for _, tool := range []string{"clang", "gcc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	needTools(t, "clang", "gcc")
 	dir := t.TempDir()
 	out, err := runCLI(t, "", "build", "--suite", "hello", "c-fib", "--functions", "../../functions", "-o", dir)
 	if err != nil {
@@ -116,9 +112,7 @@ func layerFile(t *testing.T, tarImg []byte) []byte {
 // runs the binary it holds as a CGI program, as the container runtime
 // would.
 func TestBuildC(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed")
-	}
+	needTools(t, "gcc")
 	img, err := buildFunction(context.Background(), "../../functions/c/fib.c", buildOptions{runtime: runtimeContainer})
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +146,20 @@ func TestBuildSuiteErrors(t *testing.T) {
 		out, err := runCLI(t, "", tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v %q, want an error holding %q", tc.args, err, out, tc.want)
+		}
+	}
+}
+
+// needTools skips the test when a tool is missing, or fails it under
+// CI=true, where .ci/test installs them (clang, lld, wasi-libc, gcc).
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("CI=true: %s is required: %v", tool, err)
+			}
+			t.Skipf("%s is not installed (CI=true makes this a failure)", tool)
 		}
 	}
 }
